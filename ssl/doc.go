@@ -1,0 +1,2 @@
+// Package ssl holds the parts of self-supervised methods.
+package ssl
