@@ -1,0 +1,54 @@
+// Package safetensors reads and writes the .safetensors tensor format, the
+// torch.save-free interchange format of the PyTorch ecosystem (Hugging Face
+// safetensors), and loads and saves disiam modules by parameter name.
+//
+// # Format
+//
+// A file is an 8-byte little-endian header length N, N bytes of JSON, and
+// the data section. The JSON maps each tensor name to
+// {"dtype": "F32", "shape": [64, 3, 7, 7], "data_offsets": [begin, end]},
+// offsets relative to the start of the data section; the optional key
+// "__metadata__" maps strings to strings. Tensor data is row-major
+// (PyTorch's contiguous layout) and little-endian.
+//
+// Parse validates everything a corrupt or hostile file can get wrong and
+// reports it as an error that says what is wrong: a header longer than
+// MaxHeaderSize or than the file, JSON that is not one object, duplicate
+// keys, unknown fields or dtypes, negative dimensions, a byte range whose
+// size disagrees with dtype and shape, ranges outside the data, overlapping
+// ranges, and gaps or unindexed bytes (the data section must be covered
+// exactly, as the reference implementation requires).
+//
+// # Element types
+//
+// F32, F64 and I64 are the types of float32/float64 PyTorch state dicts
+// (I64 for BatchNorm's num_batches_tracked). F16 and BF16 tensors, common in
+// published checkpoints, convert to float32 on load; other integer types
+// convert to int64. Tensor.Float32s, Float64s and Int64s do the
+// conversions.
+//
+// # Files
+//
+// File holds tensors in order, by name. Tensors read by Parse share the
+// parsed buffer; Set keeps the slices it is given. WriteTo writes the
+// tensors in File order with the header padded to a multiple of 8 bytes.
+// WriteFile is atomic: it writes a temporary file next to the target,
+// syncs it and renames it into place, so a crash or a full disk never
+// leaves a truncated checkpoint behind.
+//
+// # Modules
+//
+// Every nn.Module parameter carries its PyTorch state_dict key as its name
+// (backbone.ResNet's are torchvision's), so StateDict and SaveModule write
+// files that torch's load_state_dict(strict=True) accepts, and File.Load
+// and LoadModule read files that PyTorch wrote: a torchvision model's
+// state_dict written with the Python safetensors package (or
+// shared/peers/export_safetensors.py) loads into the disiam backbone of the
+// same name. Loading copies into the parameters' existing arrays, so graphs
+// built before the load see the new values. Load is strict by default and
+// reports every missing, unexpected and mis-shaped tensor at once, in a
+// *MismatchError, before changing anything; LoadOptions relaxes it and can
+// strip a key prefix ("backbone.", "module."). The one shape difference
+// between the two worlds is handled on both sides: num_batches_tracked is a
+// one-element [1] buffer in disiam and a scalar [] in PyTorch.
+package safetensors
