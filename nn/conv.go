@@ -1,0 +1,864 @@
+package nn
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/disiam/disiam/internal/linalg"
+	"github.com/disiam/disiam/internal/parallel"
+)
+
+// Conv2D convolves x [N, C, H, W] with the filters w [O, C/groups, KH, KW]
+// and returns y [N, O, OH, OW], exactly as torch.nn.functional.conv2d
+// without bias: the input is zero-padded by padding on all four sides,
+// kernel taps are dilation apart, and
+//
+//	OH = floor((H + 2*padding - dilation*(KH-1) - 1) / stride) + 1
+//
+// (OW likewise). Channels are split into groups: output channels
+// [g*O/groups, (g+1)*O/groups) see only input channels
+// [g*C/groups, (g+1)*C/groups). groups == C is a depthwise convolution
+// (with O a multiple of C), computed by direct loops; everything else is
+// im2col and GEMM through internal/linalg.
+//
+// stride and dilation must be at least 1, padding at least 0, and groups
+// must divide C and O; a violation, or shapes that do not fit, panics with
+// an "nn:" message when the graph is built.
+//
+// The gradient with respect to x is Conv2DBackwardInput and the one with
+// respect to w is Conv2DBackwardFilter. Every kernel splits its work into
+// chunks that depend only on the shapes, so results are bit-identical for
+// any parallel.Workers. Scratch memory (column matrices) comes from a
+// package-wide pool that grows to the largest working set of one kernel
+// and is then reused, so a compiled graph runs without allocating buffers.
+func Conv2D(x, w *G.Node, stride, padding, dilation, groups int) *G.Node {
+	p := newConvParams("Conv2D", stride, padding, dilation, groups)
+	return Apply(&convForward{convParams: p}, x, w)
+}
+
+// Conv2DBackwardInput returns dL/dx of y = Conv2D(x, w, ...) given w
+// [O, C/groups, KH, KW] and dy = dL/dy [N, O, OH, OW], where xShape is the
+// shape of x (several input sizes map to one output size, so it must be
+// given). It is also the transposed convolution (conv_transpose2d) of dy.
+func Conv2DBackwardInput(w, dy *G.Node, xShape tensor.Shape, stride, padding, dilation, groups int) *G.Node {
+	p := newConvParams("Conv2DBackwardInput", stride, padding, dilation, groups)
+	if len(xShape) != 4 {
+		panic(fmt.Sprintf("nn: Conv2DBackwardInput: input shape %v, want [N, C, H, W]", xShape))
+	}
+	return Apply(&convBackwardInput{convParams: p, xShape: xShape.Clone()}, w, dy)
+}
+
+// Conv2DBackwardFilter returns dL/dw, of shape wShape [O, C/groups, KH, KW],
+// of y = Conv2D(x, w, ...) given x [N, C, H, W] and dy = dL/dy
+// [N, O, OH, OW]: the sum over the batch of the correlation of dy with x.
+func Conv2DBackwardFilter(x, dy *G.Node, wShape tensor.Shape, stride, padding, dilation, groups int) *G.Node {
+	p := newConvParams("Conv2DBackwardFilter", stride, padding, dilation, groups)
+	if len(wShape) != 4 {
+		panic(fmt.Sprintf("nn: Conv2DBackwardFilter: filter shape %v, want [O, C/groups, KH, KW]", wShape))
+	}
+	return Apply(&convBackwardFilter{convParams: p, wShape: wShape.Clone()}, x, dy)
+}
+
+// convParams are the static parameters of a convolution.
+type convParams struct {
+	stride, pad, dil, groups int
+}
+
+func newConvParams(op string, stride, padding, dilation, groups int) convParams {
+	if stride < 1 || dilation < 1 || padding < 0 || groups < 1 {
+		panic(fmt.Sprintf("nn: %s: invalid stride %d, padding %d, dilation %d or groups %d", op, stride, padding, dilation, groups))
+	}
+	return convParams{stride: stride, pad: padding, dil: dilation, groups: groups}
+}
+
+func (p convParams) String() string {
+	return fmt.Sprintf("stride=%d, padding=%d, dilation=%d, groups=%d", p.stride, p.pad, p.dil, p.groups)
+}
+
+// convShape are the sizes of one convolution.
+type convShape struct {
+	n, c, h, w int // input
+	o, kh, kw  int // filters
+	oh, ow     int // output
+}
+
+// shape checks the input and filter shapes and derives the output size.
+func (p convParams) shape(x, w tensor.Shape) (convShape, error) {
+	if len(x) != 4 {
+		return convShape{}, fmt.Errorf("input has shape %v, want [N, C, H, W]", x)
+	}
+	if len(w) != 4 {
+		return convShape{}, fmt.Errorf("filter has shape %v, want [O, C/groups, KH, KW]", w)
+	}
+	s := convShape{n: x[0], c: x[1], h: x[2], w: x[3], o: w[0], kh: w[2], kw: w[3]}
+	for _, d := range [...]int{s.n, s.c, s.h, s.w, s.o, w[1], s.kh, s.kw} {
+		if d < 1 {
+			return convShape{}, fmt.Errorf("input %v or filter %v has an empty dimension", x, w)
+		}
+	}
+	if w[1]*p.groups != s.c {
+		return convShape{}, fmt.Errorf("input has %d channels, filter %v with groups %d wants %d", s.c, w, p.groups, w[1]*p.groups)
+	}
+	if s.o%p.groups != 0 {
+		return convShape{}, fmt.Errorf("%d output channels are not divisible by groups %d", s.o, p.groups)
+	}
+	eh := s.h + 2*p.pad - p.dil*(s.kh-1) - 1
+	ew := s.w + 2*p.pad - p.dil*(s.kw-1) - 1
+	if eh < 0 || ew < 0 {
+		return convShape{}, fmt.Errorf("dilated kernel %dx%d (dilation %d) is larger than the padded input %dx%d",
+			s.kh, s.kw, p.dil, s.h+2*p.pad, s.w+2*p.pad)
+	}
+	s.oh, s.ow = eh/p.stride+1, ew/p.stride+1
+	return s, nil
+}
+
+// Tuning constants; see bench/conv.md for the measurements behind them.
+const (
+	// colCap bounds the column matrix of one batched chunk (elements).
+	colCap = 1 << 21
+	// perImageMinP is the output plane size from which the forward and
+	// backward-input GEMMs run per image, straight on the NCHW tensors,
+	// instead of once over a chunk of images.
+	perImageMinP = 256
+)
+
+// convPlan is everything a kernel derives from the shapes once.
+type convPlan struct {
+	convParams
+	convShape
+	cg, og  int // channels per group: input, output
+	hw, p   int // input and output plane sizes
+	kk, ka  int // taps: all, active
+	rows    int // rows of the column matrix, c*ka
+	taps    []int
+	tapH    []int // kernel row of each active tap
+	tapW    []int // kernel column of each active tap
+	ohLo    []int // per kernel row kh: output rows [ohLo, ohHi) read the input
+	ohHi    []int
+	owLo    []int // per kernel column, likewise
+	owHi    []int
+	dense   bool // every tap is active: packed filters are the filters
+	depth   bool // groups == C > 1: direct loops
+	linear  bool // 1x1 input and output planes, one tap: a matrix product
+	point   bool // 1x1 kernel, stride 1, no padding: the columns are x
+	perImg  bool // per-image GEMMs (forward, backward-input)
+	chunk   int  // images per chunk
+	unitMin int  // parallel grain (in channel planes) for im2col and col2im
+}
+
+// validRange returns the outputs o in [lo, hi) with 0 <= o*s + off < n.
+func validRange(out, s, off, n int) (lo, hi int) {
+	// o*s + off >= 0  <=>  o >= ceil(-off/s)
+	lo = 0
+	if off < 0 {
+		lo = (-off + s - 1) / s
+	}
+	// o*s + off <= n-1  <=>  o <= floor((n-1-off)/s)
+	if n-1-off < 0 {
+		return lo, lo
+	}
+	hi = (n-1-off)/s + 1
+	hi = min(hi, out)
+	if hi < lo {
+		hi = lo
+	}
+	return lo, hi
+}
+
+// plan returns the cached plan for the given shapes, rebuilding it when they
+// changed.
+func (p convParams) plan(cache **convPlan, x, w tensor.Shape) (*convPlan, error) {
+	s, err := p.shape(x, w)
+	if err != nil {
+		return nil, err
+	}
+	if c := *cache; c != nil && c.convShape == s {
+		return c, nil
+	}
+	pl := &convPlan{convParams: p, convShape: s}
+	pl.cg, pl.og = s.c/p.groups, s.o/p.groups
+	pl.hw, pl.p = s.h*s.w, s.oh*s.ow
+	pl.kk = s.kh * s.kw
+	pl.ohLo, pl.ohHi = make([]int, s.kh), make([]int, s.kh)
+	pl.owLo, pl.owHi = make([]int, s.kw), make([]int, s.kw)
+	for kh := range s.kh {
+		pl.ohLo[kh], pl.ohHi[kh] = validRange(s.oh, p.stride, kh*p.dil-p.pad, s.h)
+	}
+	for kw := range s.kw {
+		pl.owLo[kw], pl.owHi[kw] = validRange(s.ow, p.stride, kw*p.dil-p.pad, s.w)
+	}
+	for kh := range s.kh {
+		for kw := range s.kw {
+			if pl.ohLo[kh] < pl.ohHi[kh] && pl.owLo[kw] < pl.owHi[kw] {
+				pl.taps = append(pl.taps, kh*s.kw+kw)
+				pl.tapH = append(pl.tapH, kh)
+				pl.tapW = append(pl.tapW, kw)
+			}
+		}
+	}
+	pl.ka = len(pl.taps)
+	pl.rows = s.c * pl.ka
+	pl.dense = pl.ka == pl.kk
+	pl.depth = p.groups == s.c && p.groups > 1
+	pl.linear = pl.hw == 1 && pl.p == 1 && pl.ka == 1
+	pl.point = s.kh == 1 && s.kw == 1 && p.stride == 1 && p.pad == 0
+	pl.perImg = pl.p >= perImageMinP
+	if per := pl.rows * pl.p; per > 0 {
+		nmax := max(1, colCap/per)
+		chunks := (s.n + nmax - 1) / nmax
+		pl.chunk = (s.n + chunks - 1) / chunks
+	} else {
+		pl.chunk = s.n
+	}
+	pl.unitMin = max(1, (1<<14)/max(1, pl.ka*pl.p))
+	*cache = pl
+	return pl, nil
+}
+
+// Kernels. Each application of Conv2D (and of its gradients) gets its own
+// kernel value, which caches the plan for its shapes.
+
+type convForward struct {
+	convParams
+	pl *convPlan
+}
+
+func (k *convForward) Name() string  { return "Conv2D(" + k.convParams.String() + ")" }
+func (k *convForward) InDims() []int { return []int{4, 4} }
+func (k *convForward) OutShape(in []tensor.Shape) (tensor.Shape, error) {
+	s, err := k.shape(in[0], in[1])
+	if err != nil {
+		return nil, err
+	}
+	return tensor.Shape{s.n, s.o, s.oh, s.ow}, nil
+}
+
+func (k *convForward) Forward(out *tensor.Dense, in []*tensor.Dense) error {
+	pl, err := k.plan(&k.pl, in[0].Shape(), in[1].Shape())
+	if err != nil {
+		return err
+	}
+	switch y := out.Data().(type) {
+	case []float32:
+		convForwardT(pl, y, asSlice[float32](in[0]), asSlice[float32](in[1]))
+	case []float64:
+		convForwardT(pl, y, asSlice[float64](in[0]), asSlice[float64](in[1]))
+	default:
+		return fmt.Errorf("unsupported dtype %v", out.Dtype())
+	}
+	return nil
+}
+
+func (k *convForward) DiffWRT() []bool { return []bool{true, true} }
+
+func (k *convForward) Grad(in G.Nodes, _, dy *G.Node) (G.Nodes, error) {
+	x, w := in[0], in[1]
+	dx := Apply(&convBackwardInput{convParams: k.convParams, xShape: x.Shape().Clone()}, w, dy)
+	dw := Apply(&convBackwardFilter{convParams: k.convParams, wShape: w.Shape().Clone()}, x, dy)
+	return G.Nodes{dx, dw}, nil
+}
+
+// convBackwardInput maps (w, dy) to dx.
+type convBackwardInput struct {
+	convParams
+	xShape tensor.Shape
+	pl     *convPlan
+}
+
+func (k *convBackwardInput) Name() string {
+	return fmt.Sprintf("Conv2DBackwardInput(%v, %s)", k.xShape, k.convParams)
+}
+func (k *convBackwardInput) InDims() []int { return []int{4, 4} }
+func (k *convBackwardInput) OutShape(in []tensor.Shape) (tensor.Shape, error) {
+	if err := k.checkDy(in[0], in[1]); err != nil {
+		return nil, err
+	}
+	return k.xShape.Clone(), nil
+}
+
+func (k *convBackwardInput) checkDy(w, dy tensor.Shape) error {
+	s, err := k.shape(k.xShape, w)
+	if err != nil {
+		return err
+	}
+	if want := (tensor.Shape{s.n, s.o, s.oh, s.ow}); !dy.Eq(want) {
+		return fmt.Errorf("output gradient has shape %v, want %v", dy, want)
+	}
+	return nil
+}
+
+func (k *convBackwardInput) Forward(out *tensor.Dense, in []*tensor.Dense) error {
+	if err := k.checkDy(in[0].Shape(), in[1].Shape()); err != nil {
+		return err
+	}
+	pl, err := k.plan(&k.pl, k.xShape, in[0].Shape())
+	if err != nil {
+		return err
+	}
+	switch dx := out.Data().(type) {
+	case []float32:
+		convBackwardInputT(pl, dx, asSlice[float32](in[0]), asSlice[float32](in[1]))
+	case []float64:
+		convBackwardInputT(pl, dx, asSlice[float64](in[0]), asSlice[float64](in[1]))
+	default:
+		return fmt.Errorf("unsupported dtype %v", out.Dtype())
+	}
+	return nil
+}
+
+func (k *convBackwardInput) DiffWRT() []bool { return []bool{true, true} }
+
+// Grad: dx = B(w, dy) is bilinear with <r, B(w, dy)> = <Conv2D(r, w), dy>
+// = <BackwardFilter(r, dy), w>.
+func (k *convBackwardInput) Grad(in G.Nodes, _, r *G.Node) (G.Nodes, error) {
+	w, dy := in[0], in[1]
+	dw := Apply(&convBackwardFilter{convParams: k.convParams, wShape: w.Shape().Clone()}, r, dy)
+	ddy := Apply(&convForward{convParams: k.convParams}, r, w)
+	return G.Nodes{dw, ddy}, nil
+}
+
+// convBackwardFilter maps (x, dy) to dw.
+type convBackwardFilter struct {
+	convParams
+	wShape tensor.Shape
+	pl     *convPlan
+}
+
+func (k *convBackwardFilter) Name() string {
+	return fmt.Sprintf("Conv2DBackwardFilter(%v, %s)", k.wShape, k.convParams)
+}
+func (k *convBackwardFilter) InDims() []int { return []int{4, 4} }
+func (k *convBackwardFilter) OutShape(in []tensor.Shape) (tensor.Shape, error) {
+	if err := k.checkDy(in[0], in[1]); err != nil {
+		return nil, err
+	}
+	return k.wShape.Clone(), nil
+}
+
+func (k *convBackwardFilter) checkDy(x, dy tensor.Shape) error {
+	s, err := k.shape(x, k.wShape)
+	if err != nil {
+		return err
+	}
+	if want := (tensor.Shape{s.n, s.o, s.oh, s.ow}); !dy.Eq(want) {
+		return fmt.Errorf("output gradient has shape %v, want %v", dy, want)
+	}
+	return nil
+}
+
+func (k *convBackwardFilter) Forward(out *tensor.Dense, in []*tensor.Dense) error {
+	if err := k.checkDy(in[0].Shape(), in[1].Shape()); err != nil {
+		return err
+	}
+	pl, err := k.plan(&k.pl, in[0].Shape(), k.wShape)
+	if err != nil {
+		return err
+	}
+	switch dw := out.Data().(type) {
+	case []float32:
+		convBackwardFilterT(pl, dw, asSlice[float32](in[0]), asSlice[float32](in[1]))
+	case []float64:
+		convBackwardFilterT(pl, dw, asSlice[float64](in[0]), asSlice[float64](in[1]))
+	default:
+		return fmt.Errorf("unsupported dtype %v", out.Dtype())
+	}
+	return nil
+}
+
+func (k *convBackwardFilter) DiffWRT() []bool { return []bool{true, true} }
+
+// Grad: dw = F(x, dy) is bilinear with <r, F(x, dy)> = <Conv2D(x, r), dy>
+// = <BackwardInput(r, dy), x>.
+func (k *convBackwardFilter) Grad(in G.Nodes, _, r *G.Node) (G.Nodes, error) {
+	x, dy := in[0], in[1]
+	dx := Apply(&convBackwardInput{convParams: k.convParams, xShape: x.Shape().Clone()}, r, dy)
+	ddy := Apply(&convForward{convParams: k.convParams}, x, r)
+	return G.Nodes{dx, ddy}, nil
+}
+
+// The computations, generic over the element type. Layouts: x [N, C, H, W],
+// w [O, Cg, KH, KW], y [N, O, OH, OW], all row-major. The column matrix of a
+// chunk of nb images has rows (c, t) for channel c and active tap t and
+// columns (i, oh, ow) for image i of the chunk: element
+// col[(c*ka+t)*ld + i*P + oh*OW + ow] with ld = nb*P. Packed filters wp
+// [O, Cg*ka] keep the active taps only (they are w itself when all taps are
+// active).
+
+func convForwardT[T linalg.Float](pl *convPlan, y, x, w []T) {
+	switch {
+	case pl.ka == 0: // every tap reads padding only
+		clear(y)
+	case pl.depth:
+		depthwiseForward(pl, y, x, w)
+	case pl.linear:
+		wp, wb := packFilters(pl, w)
+		defer putScratch(wb)
+		// y[N, O] = x[N, C] wpᵀ per group.
+		for g := range pl.groups {
+			pgemm(false, true, pl.n, pl.og, pl.cg, x[g*pl.cg:], pl.c, wp[g*pl.og*pl.cg:], pl.cg, 0, y[g*pl.og:], pl.o)
+		}
+	case pl.perImg:
+		wp, wb := packFilters(pl, w)
+		defer putScratch(wb)
+		kdim := pl.cg * pl.ka
+		var colb *scratch[T]
+		if !pl.point {
+			colb = getScratch[T](pl.chunk * pl.rows * pl.p)
+			defer putScratch(colb)
+		}
+		for n0 := 0; n0 < pl.n; n0 += pl.chunk {
+			nb := min(pl.chunk, pl.n-n0)
+			parallel.For(nb, 1, func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					n := n0 + i
+					var col []T
+					if pl.point {
+						col = x[n*pl.c*pl.hw:]
+					} else {
+						col = colb.s[i*pl.rows*pl.p:]
+						im2col(pl, col, pl.p, x, n, 0, pl.c)
+					}
+					for g := range pl.groups {
+						linalg.Gemm(false, false, pl.og, pl.p, kdim, 1, wp[g*pl.og*kdim:], kdim,
+							col[g*kdim*pl.p:], pl.p, 0, y[(n*pl.o+g*pl.og)*pl.p:], pl.p)
+					}
+				}
+			})
+		}
+	default:
+		wp, wb := packFilters(pl, w)
+		defer putScratch(wb)
+		kdim := pl.cg * pl.ka
+		colb := getScratch[T](pl.chunk * pl.rows * pl.p)
+		defer putScratch(colb)
+		yb := getScratch[T](pl.chunk * pl.o * pl.p)
+		defer putScratch(yb)
+		for n0 := 0; n0 < pl.n; n0 += pl.chunk {
+			nb := min(pl.chunk, pl.n-n0)
+			ld := nb * pl.p
+			im2colChunk(pl, colb.s, x, n0, nb)
+			for g := range pl.groups {
+				pgemm(false, false, pl.og, ld, kdim, wp[g*pl.og*kdim:], kdim, colb.s[g*kdim*ld:], ld, 0, yb.s[g*pl.og*ld:], ld)
+			}
+			// yb [O, nb, P] -> y [n0:n0+nb, O, P]
+			transposeChunk(pl, yb.s, y, n0, nb, false)
+		}
+	}
+}
+
+func convBackwardInputT[T linalg.Float](pl *convPlan, dx, w, dy []T) {
+	switch {
+	case pl.ka == 0:
+		clear(dx)
+	case pl.depth:
+		depthwiseBackwardInput(pl, dx, w, dy)
+	case pl.linear:
+		wp, wb := packFilters(pl, w)
+		defer putScratch(wb)
+		// dx[N, C] = dy[N, O] wp per group.
+		for g := range pl.groups {
+			pgemm(false, false, pl.n, pl.cg, pl.og, dy[g*pl.og:], pl.o, wp[g*pl.og*pl.cg:], pl.cg, 0, dx[g*pl.cg:], pl.c)
+		}
+	case pl.perImg:
+		wp, wb := packFilters(pl, w)
+		defer putScratch(wb)
+		kdim := pl.cg * pl.ka
+		var colb *scratch[T]
+		if !pl.point {
+			colb = getScratch[T](pl.chunk * pl.rows * pl.p)
+			defer putScratch(colb)
+		}
+		for n0 := 0; n0 < pl.n; n0 += pl.chunk {
+			nb := min(pl.chunk, pl.n-n0)
+			parallel.For(nb, 1, func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					n := n0 + i
+					var dcol []T
+					if pl.point {
+						dcol = dx[n*pl.c*pl.hw:]
+					} else {
+						dcol = colb.s[i*pl.rows*pl.p:]
+					}
+					for g := range pl.groups {
+						linalg.Gemm(true, false, kdim, pl.p, pl.og, 1, wp[g*pl.og*kdim:], kdim,
+							dy[(n*pl.o+g*pl.og)*pl.p:], pl.p, 0, dcol[g*kdim*pl.p:], pl.p)
+					}
+					if !pl.point {
+						col2im(pl, dx, n, 0, pl.c, dcol, pl.p)
+					}
+				}
+			})
+		}
+	default:
+		wp, wb := packFilters(pl, w)
+		defer putScratch(wb)
+		kdim := pl.cg * pl.ka
+		colb := getScratch[T](pl.chunk * pl.rows * pl.p)
+		defer putScratch(colb)
+		yb := getScratch[T](pl.chunk * pl.o * pl.p)
+		defer putScratch(yb)
+		for n0 := 0; n0 < pl.n; n0 += pl.chunk {
+			nb := min(pl.chunk, pl.n-n0)
+			ld := nb * pl.p
+			transposeChunk(pl, yb.s, dy, n0, nb, true)
+			for g := range pl.groups {
+				pgemm(true, false, kdim, ld, pl.og, wp[g*pl.og*kdim:], kdim, yb.s[g*pl.og*ld:], ld, 0, colb.s[g*kdim*ld:], ld)
+			}
+			col2imChunk(pl, dx, colb.s, n0, nb)
+		}
+	}
+}
+
+func convBackwardFilterT[T linalg.Float](pl *convPlan, dw, x, dy []T) {
+	switch {
+	case pl.ka == 0:
+		clear(dw)
+	case pl.depth:
+		depthwiseBackwardFilter(pl, dw, x, dy)
+	case pl.linear:
+		dwp, wb := packedGrad(pl, dw)
+		// dwp[O, Cg] = dy[N, O]ᵀ x[N, C] per group.
+		for g := range pl.groups {
+			pgemm(true, false, pl.og, pl.cg, pl.n, dy[g*pl.og:], pl.o, x[g*pl.cg:], pl.c, 0, dwp[g*pl.og*pl.cg:], pl.cg)
+		}
+		unpackGrad(pl, dw, dwp, wb)
+	default:
+		dwp, wb := packedGrad(pl, dw)
+		kdim := pl.cg * pl.ka
+		colb := getScratch[T](pl.chunk * pl.rows * pl.p)
+		defer putScratch(colb)
+		yb := getScratch[T](pl.chunk * pl.o * pl.p)
+		defer putScratch(yb)
+		// Chunks are summed in order with beta = 1: deterministic.
+		var beta T
+		for n0 := 0; n0 < pl.n; n0 += pl.chunk {
+			nb := min(pl.chunk, pl.n-n0)
+			ld := nb * pl.p
+			im2colChunk(pl, colb.s, x, n0, nb)
+			transposeChunk(pl, yb.s, dy, n0, nb, true)
+			for g := range pl.groups {
+				pgemm(false, true, pl.og, kdim, ld, yb.s[g*pl.og*ld:], ld, colb.s[g*kdim*ld:], ld, beta, dwp[g*pl.og*kdim:], kdim)
+			}
+			beta = 1
+		}
+		unpackGrad(pl, dw, dwp, wb)
+	}
+}
+
+// packFilters returns the filters restricted to the active taps,
+// [O, Cg*ka], and the scratch holding them (nil when that is w itself).
+func packFilters[T linalg.Float](pl *convPlan, w []T) ([]T, *scratch[T]) {
+	if pl.dense {
+		return w, nil
+	}
+	b := getScratch[T](pl.o * pl.cg * pl.ka)
+	for oc := range pl.o * pl.cg {
+		src := w[oc*pl.kk:]
+		dst := b.s[oc*pl.ka:]
+		for t, tap := range pl.taps {
+			dst[t] = src[tap]
+		}
+	}
+	return b.s, b
+}
+
+// packedGrad returns where to accumulate the packed filter gradient: dw
+// itself when all taps are active, else scratch.
+func packedGrad[T linalg.Float](pl *convPlan, dw []T) ([]T, *scratch[T]) {
+	if pl.dense {
+		return dw, nil
+	}
+	b := getScratch[T](pl.o * pl.cg * pl.ka)
+	return b.s, b
+}
+
+// unpackGrad scatters the packed gradient into dw (zero at inactive taps)
+// and releases its scratch.
+func unpackGrad[T linalg.Float](pl *convPlan, dw, dwp []T, b *scratch[T]) {
+	if b == nil {
+		return
+	}
+	clear(dw)
+	for oc := range pl.o * pl.cg {
+		src := dwp[oc*pl.ka:]
+		dst := dw[oc*pl.kk:]
+		for t, tap := range pl.taps {
+			dst[tap] = src[t]
+		}
+	}
+	putScratch(b)
+}
+
+// im2col writes the rows of channels [c0, c1) of image n's column matrix:
+// element (c*ka+t, oh*OW+ow) goes to col[(c*ka+t)*ld + oh*OW + ow].
+func im2col[T linalg.Float](pl *convPlan, col []T, ld int, x []T, n, c0, c1 int) {
+	s, ow := pl.stride, pl.ow
+	for c := c0; c < c1; c++ {
+		xc := x[(n*pl.c+c)*pl.hw:][:pl.hw]
+		for t := range pl.ka {
+			kh, kw := pl.tapH[t], pl.tapW[t]
+			row := col[(c*pl.ka+t)*ld:][:pl.p]
+			ohLo, ohHi := pl.ohLo[kh], pl.ohHi[kh]
+			owLo, owHi := pl.owLo[kw], pl.owHi[kw]
+			ihOff, iwOff := kh*pl.dil-pl.pad, kw*pl.dil-pl.pad
+			clear(row[:ohLo*ow])
+			clear(row[ohHi*ow:])
+			for oh := ohLo; oh < ohHi; oh++ {
+				seg := row[oh*ow : oh*ow+ow]
+				clear(seg[:owLo])
+				clear(seg[owHi:])
+				src := xc[(oh*s+ihOff)*pl.w:][:pl.w]
+				if s == 1 {
+					copy(seg[owLo:owHi], src[owLo+iwOff:])
+				} else {
+					for j := owLo; j < owHi; j++ {
+						seg[j] = src[j*s+iwOff]
+					}
+				}
+			}
+		}
+	}
+}
+
+// col2im sets the planes of channels [c0, c1) of image n of dx to the sum
+// of their column-matrix entries (the layout of im2col).
+func col2im[T linalg.Float](pl *convPlan, dx []T, n, c0, c1 int, col []T, ld int) {
+	s, ow := pl.stride, pl.ow
+	for c := c0; c < c1; c++ {
+		dxc := dx[(n*pl.c+c)*pl.hw:][:pl.hw]
+		clear(dxc)
+		for t := range pl.ka {
+			kh, kw := pl.tapH[t], pl.tapW[t]
+			row := col[(c*pl.ka+t)*ld:][:pl.p]
+			owLo, owHi := pl.owLo[kw], pl.owHi[kw]
+			ihOff, iwOff := kh*pl.dil-pl.pad, kw*pl.dil-pl.pad
+			for oh := pl.ohLo[kh]; oh < pl.ohHi[kh]; oh++ {
+				seg := row[oh*ow+owLo : oh*ow+owHi]
+				dst := dxc[(oh*s+ihOff)*pl.w:][:pl.w]
+				if s == 1 {
+					d := dst[owLo+iwOff:][:len(seg)]
+					for j, v := range seg {
+						d[j] += v
+					}
+				} else {
+					for j, v := range seg {
+						dst[(owLo+j)*s+iwOff] += v
+					}
+				}
+			}
+		}
+	}
+}
+
+// im2colChunk fills the column matrix of images [n0, n0+nb), in parallel
+// over (image, channel) pairs.
+func im2colChunk[T linalg.Float](pl *convPlan, col, x []T, n0, nb int) {
+	ld := nb * pl.p
+	units := nb * pl.c
+	parallel.For(units, parallel.Grain(units, pl.unitMin), func(lo, hi int) {
+		for u := lo; u < hi; {
+			i, c := u/pl.c, u%pl.c
+			c1 := min(pl.c, c+hi-u)
+			im2col(pl, col[i*pl.p:], ld, x, n0+i, c, c1)
+			u += c1 - c
+		}
+	})
+}
+
+// col2imChunk is im2colChunk's adjoint for dx.
+func col2imChunk[T linalg.Float](pl *convPlan, dx, col []T, n0, nb int) {
+	ld := nb * pl.p
+	units := nb * pl.c
+	parallel.For(units, parallel.Grain(units, pl.unitMin), func(lo, hi int) {
+		for u := lo; u < hi; {
+			i, c := u/pl.c, u%pl.c
+			c1 := min(pl.c, c+hi-u)
+			col2im(pl, dx, n0+i, c, c1, col[i*pl.p:], ld)
+			u += c1 - c
+		}
+	})
+}
+
+// transposeChunk moves images [n0, n0+nb) between the NCHW tensor t
+// [N, O, P] and the chunk matrix m [O, nb*P]: into m if toChunk, else out
+// of it.
+func transposeChunk[T linalg.Float](pl *convPlan, m, t []T, n0, nb int, toChunk bool) {
+	ld := nb * pl.p
+	parallel.For(nb, parallel.Grain(nb, max(1, (1<<14)/(pl.o*pl.p))), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			img := t[(n0+i)*pl.o*pl.p:][:pl.o*pl.p]
+			if pl.p == 1 {
+				if toChunk {
+					for oc, v := range img {
+						m[oc*ld+i] = v
+					}
+				} else {
+					for oc := range img {
+						img[oc] = m[oc*ld+i]
+					}
+				}
+				continue
+			}
+			for oc := range pl.o {
+				a := img[oc*pl.p:][:pl.p]
+				b := m[oc*ld+i*pl.p:][:pl.p]
+				if toChunk {
+					copy(b, a)
+				} else {
+					copy(a, b)
+				}
+			}
+		}
+	})
+}
+
+// pgemm is linalg.Gemm with alpha 1, split over the larger of C's
+// dimensions into blocks that depend only on the sizes, run concurrently.
+// Every element of C is computed by one call over the full k, so the
+// result does not depend on parallel.Workers.
+func pgemm[T linalg.Float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	const (
+		minFlops = 1 << 22 // below this one call is cheaper than a split
+		blocks   = 4       // target number of blocks
+		align    = 16
+	)
+	if 2*m*n*k < minFlops || max(m, n) < 2*align {
+		linalg.Gemm(tA, tB, m, n, k, 1, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	bs := func(d int) int { return max(align, ((d+blocks-1)/blocks+align-1)/align*align) }
+	if n >= m {
+		parallel.For(n, bs(n), func(lo, hi int) {
+			var bb []T
+			if tB {
+				bb = b[lo*ldb:]
+			} else {
+				bb = b[lo:]
+			}
+			linalg.Gemm(tA, tB, m, hi-lo, k, 1, a, lda, bb, ldb, beta, c[lo:], ldc)
+		})
+		return
+	}
+	parallel.For(m, bs(m), func(lo, hi int) {
+		var ab []T
+		if tA {
+			ab = a[lo:]
+		} else {
+			ab = a[lo*lda:]
+		}
+		linalg.Gemm(tA, tB, hi-lo, n, k, 1, ab, lda, b, ldb, beta, c[lo*ldc:], ldc)
+	})
+}
+
+// Depthwise convolution (groups == C, O = m*C): output channel oc reads
+// input channel oc/m only. Direct loops over active taps and the output
+// ranges that read the input, parallel over planes.
+
+func depthwiseForward[T linalg.Float](pl *convPlan, y, x, w []T) {
+	units := pl.n * pl.o
+	parallel.For(units, parallel.Grain(units, pl.unitMin), func(lo, hi int) {
+		s, ow := pl.stride, pl.ow
+		for u := lo; u < hi; u++ {
+			n, oc := u/pl.o, u%pl.o
+			yp := y[u*pl.p:][:pl.p]
+			xc := x[(n*pl.c+oc/pl.og)*pl.hw:][:pl.hw]
+			wo := w[oc*pl.kk:][:pl.kk]
+			clear(yp)
+			for t, tap := range pl.taps {
+				kh, kw := pl.tapH[t], pl.tapW[t]
+				wv := wo[tap]
+				owLo, owHi := pl.owLo[kw], pl.owHi[kw]
+				ihOff, iwOff := kh*pl.dil-pl.pad, kw*pl.dil-pl.pad
+				for oh := pl.ohLo[kh]; oh < pl.ohHi[kh]; oh++ {
+					dst := yp[oh*ow+owLo : oh*ow+owHi]
+					src := xc[(oh*s+ihOff)*pl.w:][:pl.w]
+					if s == 1 {
+						sv := src[owLo+iwOff:][:len(dst)]
+						for j := range dst {
+							dst[j] += wv * sv[j]
+						}
+					} else {
+						for j := range dst {
+							dst[j] += wv * src[(owLo+j)*s+iwOff]
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+func depthwiseBackwardInput[T linalg.Float](pl *convPlan, dx, w, dy []T) {
+	units := pl.n * pl.c
+	parallel.For(units, parallel.Grain(units, pl.unitMin), func(lo, hi int) {
+		s, ow := pl.stride, pl.ow
+		for u := lo; u < hi; u++ {
+			n, c := u/pl.c, u%pl.c
+			dxc := dx[u*pl.hw:][:pl.hw]
+			clear(dxc)
+			for oc := c * pl.og; oc < (c+1)*pl.og; oc++ {
+				dyp := dy[(n*pl.o+oc)*pl.p:][:pl.p]
+				wo := w[oc*pl.kk:][:pl.kk]
+				for t, tap := range pl.taps {
+					kh, kw := pl.tapH[t], pl.tapW[t]
+					wv := wo[tap]
+					owLo, owHi := pl.owLo[kw], pl.owHi[kw]
+					ihOff, iwOff := kh*pl.dil-pl.pad, kw*pl.dil-pl.pad
+					for oh := pl.ohLo[kh]; oh < pl.ohHi[kh]; oh++ {
+						src := dyp[oh*ow+owLo : oh*ow+owHi]
+						dst := dxc[(oh*s+ihOff)*pl.w:][:pl.w]
+						if s == 1 {
+							d := dst[owLo+iwOff:][:len(src)]
+							for j, v := range src {
+								d[j] += wv * v
+							}
+						} else {
+							for j, v := range src {
+								dst[(owLo+j)*s+iwOff] += wv * v
+							}
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+func depthwiseBackwardFilter[T linalg.Float](pl *convPlan, dw, x, dy []T) {
+	// Parallel over output channels; each sums over the batch in order.
+	parallel.For(pl.o, parallel.Grain(pl.o, max(1, (1<<14)/max(1, pl.n*pl.ka*pl.p))), func(lo, hi int) {
+		s, ow := pl.stride, pl.ow
+		for oc := lo; oc < hi; oc++ {
+			dwo := dw[oc*pl.kk:][:pl.kk]
+			clear(dwo)
+			c := oc / pl.og
+			for n := range pl.n {
+				dyp := dy[(n*pl.o+oc)*pl.p:][:pl.p]
+				xc := x[(n*pl.c+c)*pl.hw:][:pl.hw]
+				for t, tap := range pl.taps {
+					kh, kw := pl.tapH[t], pl.tapW[t]
+					owLo, owHi := pl.owLo[kw], pl.owHi[kw]
+					ihOff, iwOff := kh*pl.dil-pl.pad, kw*pl.dil-pl.pad
+					var sum T
+					for oh := pl.ohLo[kh]; oh < pl.ohHi[kh]; oh++ {
+						g := dyp[oh*ow+owLo : oh*ow+owHi]
+						src := xc[(oh*s+ihOff)*pl.w:][:pl.w]
+						if s == 1 {
+							sv := src[owLo+iwOff:][:len(g)]
+							for j, v := range g {
+								sum += v * sv[j]
+							}
+						} else {
+							for j, v := range g {
+								sum += v * src[(owLo+j)*s+iwOff]
+							}
+						}
+					}
+					dwo[tap] += sum
+				}
+			}
+		}
+	})
+}
