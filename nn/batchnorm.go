@@ -1,0 +1,342 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/disiam/disiam/internal/parallel"
+)
+
+// Forward normalizes x ([N, C] or [N, C, H, W]) per channel and returns a
+// node of x's shape.
+//
+// Each time the graph runs, the op reads b.Training: in Train mode it
+// normalizes with the batch mean and the biased batch variance, then
+// updates RunningMean and RunningVar in place (running = (1-m)*running +
+// m*batch, with the unbiased variance for RunningVar) and adds one to
+// NumBatchesTracked; in Eval mode it normalizes with the running
+// statistics and changes nothing. Train mode needs more than one value per
+// channel (N*H*W > 1) and otherwise makes Run fail, like PyTorch.
+//
+// The backward pass is the one of the mode the forward pass ran in: the
+// full batch-statistics gradient in Train mode, the affine map's gradient
+// in Eval mode. Statistics are accumulated in float64 (as PyTorch's CPU
+// kernels do); the work is split over channels, so results do not depend
+// on the number of workers. A layer applied twice in one graph (two views
+// through one backbone) updates its running statistics twice per run, in
+// graph order, like two PyTorch forward calls.
+func (b *BatchNorm) Forward(x *G.Node) *G.Node {
+	if b.Weight == nil {
+		return batchNorm(b, x, nil, nil)
+	}
+	g := x.Graph()
+	return batchNorm(b, x, b.Weight.Node(g), b.Bias.Node(g))
+}
+
+// batchNorm applies b's normalization to x with the given weight and bias
+// nodes (nil without affine). The running statistics are read from and
+// written to b's parameters directly: they are state, not graph inputs.
+func batchNorm(b *BatchNorm, x, w, bias *G.Node) *G.Node {
+	if x.Dims() != 2 && x.Dims() != 4 {
+		panic(fmt.Sprintf("nn: BatchNorm %s: input %v, want [N, C] or [N, C, H, W]", b.name(), x.Shape()))
+	}
+	if x.Shape()[1] != b.Config.Features {
+		panic(fmt.Sprintf("nn: BatchNorm %s: input %v has %d channels, want %d", b.name(), x.Shape(), x.Shape()[1], b.Config.Features))
+	}
+	k := &bnKernel{layer: b, dims: x.Dims(), affine: w != nil}
+	if w == nil {
+		return Apply(k, x)
+	}
+	return Apply(k, x, w, bias)
+}
+
+// name is the layer's state_dict prefix.
+func (b *BatchNorm) name() string { return strings.TrimSuffix(b.RunningMean.Name, ".running_mean") }
+
+// bnKernel is one application of a BatchNorm layer. Its forward pass saves
+// the statistics it normalized with; its backward kernels (bnGradKernel,
+// then bnParamGradKernel) read them and keep the parameter gradients.
+type bnKernel struct {
+	layer  *BatchNorm
+	dims   int
+	affine bool
+
+	// Set by each forward run.
+	train  bool      // batch statistics were used
+	mean   []float64 // per channel, the mean normalized with
+	invstd []float64 // 1/sqrt(var + eps) normalized with
+	// Set by each backward run.
+	dw, db []float64
+}
+
+func (k *bnKernel) Name() string { return "BatchNorm(" + k.layer.name() + ")" }
+func (k *bnKernel) InDims() []int {
+	if k.affine {
+		return []int{k.dims, 1, 1}
+	}
+	return []int{k.dims}
+}
+
+func (k *bnKernel) OutShape(in []tensor.Shape) (tensor.Shape, error) {
+	c := k.layer.Config.Features
+	if in[0][1] != c {
+		return nil, fmt.Errorf("input %v has %d channels, want %d", in[0], in[0][1], c)
+	}
+	for i := 1; i < len(in); i++ {
+		if in[i].TotalSize() != c {
+			return nil, fmt.Errorf("input %d has shape %v, want [%d]", i, in[i], c)
+		}
+	}
+	return in[0].Clone(), nil
+}
+
+func (k *bnKernel) DiffWRT() []bool { return []bool{true, true, true}[:len(k.InDims())] }
+
+func (k *bnKernel) Grad(in G.Nodes, out, dy *G.Node) (G.Nodes, error) {
+	args := G.Nodes{in[0], out, dy}
+	if k.affine {
+		args = append(args, in[1])
+	}
+	dx := Apply(&bnGradKernel{fwd: k}, args...)
+	if !k.affine {
+		return G.Nodes{dx}, nil
+	}
+	return G.Nodes{dx,
+		Apply(bnParamGradKernel{fwd: k}, dx),
+		Apply(bnParamGradKernel{fwd: k, bias: true}, dx)}, nil
+}
+
+func (k *bnKernel) Forward(out *tensor.Dense, in []*tensor.Dense) error {
+	if err := checkDense(in); err != nil {
+		return err
+	}
+	b := k.layer
+	n, c, s := ncs(in[0].Shape())
+	k.train = b.Training
+	if k.train && n*s <= 1 {
+		return fmt.Errorf("expected more than 1 value per channel when training, got input %v", in[0].Shape())
+	}
+	if len(k.mean) != c {
+		k.mean, k.invstd = make([]float64, c), make([]float64, c)
+	}
+	if b.RunningMean.Value.Dtype() != tensor.Float32 || b.RunningVar.Value.Dtype() != tensor.Float32 {
+		return fmt.Errorf("running statistics are %v, want float32", b.RunningMean.Value.Dtype())
+	}
+	switch y := out.Data().(type) {
+	case []float32:
+		bnForward(k, y, in, n, c, s)
+	case []float64:
+		bnForward(k, y, in, n, c, s)
+	default:
+		return errDtype(out)
+	}
+	if k.train {
+		nbt, ok := b.NumBatchesTracked.Value.Data().([]int64)
+		if !ok || len(nbt) != 1 {
+			return fmt.Errorf("num_batches_tracked is %v %v, want int64 [1]", b.NumBatchesTracked.Value.Dtype(), b.NumBatchesTracked.Shape())
+		}
+		nbt[0]++
+	}
+	return nil
+}
+
+// bnForward normalizes x [N, C, S] into y, one block of channels per chunk.
+func bnForward[T floating](k *bnKernel, y []T, in []*tensor.Dense, n, c, s int) {
+	x := asSlice[T](in[0])
+	var w, bias []T
+	if k.affine {
+		w, bias = asSlice[T](in[1]), asSlice[T](in[2])
+	}
+	cfg := k.layer.Config
+	rm, rv := k.layer.RunningMean.Data(), k.layer.RunningVar.Data()
+	m := float64(n * s)
+	eps := T(cfg.Eps)
+	parallel.For(c, channelGrain(n, c, s), func(c0, c1 int) {
+		for ci := c0; ci < c1; ci++ {
+			// The statistics are rounded to T, and alpha and beta below
+			// computed in T, as PyTorch's CPU kernels do.
+			var mean, invstd T
+			if !k.train {
+				mean = T(rm[ci])
+				invstd = 1 / T(math.Sqrt(float64(T(rv[ci])+eps)))
+			} else {
+				// Two passes, as PyTorch: the mean, then the sum of
+				// squared deviations, both accumulated in float64.
+				var sum float64
+				for ni := 0; ni < n; ni++ {
+					for _, v := range x[(ni*c+ci)*s : (ni*c+ci+1)*s] {
+						sum += float64(v)
+					}
+				}
+				mean64 := sum / m
+				var ss float64
+				for ni := 0; ni < n; ni++ {
+					for _, v := range x[(ni*c+ci)*s : (ni*c+ci+1)*s] {
+						d := float64(v) - mean64
+						ss += d * d
+					}
+				}
+				mean = T(mean64)
+				varSum := float64(T(ss))
+				invstd = T(1 / math.Sqrt(varSum/m+cfg.Eps))
+				rm[ci] = float32(cfg.Momentum*float64(mean) + (1-cfg.Momentum)*float64(rm[ci]))
+				rv[ci] = float32(cfg.Momentum*varSum/(m-1) + (1-cfg.Momentum)*float64(rv[ci]))
+			}
+			k.mean[ci], k.invstd[ci] = float64(mean), float64(invstd)
+			// y = x*alpha + beta, alpha = invstd*w, beta = b - mean*alpha.
+			alpha, beta := invstd, -mean*invstd
+			if k.affine {
+				alpha = invstd * w[ci]
+				beta = bias[ci] - mean*alpha
+			}
+			for ni := 0; ni < n; ni++ {
+				off := (ni*c + ci) * s
+				yp, xp := y[off:off+s], x[off:off+s]
+				for i, v := range xp {
+					yp[i] = v*alpha + beta
+				}
+			}
+		}
+	})
+}
+
+// bnGradKernel computes dx from (x, y, dy[, w]) with the statistics the
+// forward pass saved, and keeps dw and db for bnParamGradKernel. y is an
+// input only so that the backward pass runs after the forward pass.
+type bnGradKernel struct{ fwd *bnKernel }
+
+func (k *bnGradKernel) Name() string { return "BatchNormGrad(" + k.fwd.layer.name() + ")" }
+func (k *bnGradKernel) InDims() []int {
+	d := k.fwd.dims
+	if k.fwd.affine {
+		return []int{d, d, d, 1}
+	}
+	return []int{d, d, d}
+}
+func (k *bnGradKernel) OutShape(in []tensor.Shape) (tensor.Shape, error) {
+	return sameShapes(in[:3])
+}
+
+func (k *bnGradKernel) Forward(out *tensor.Dense, in []*tensor.Dense) error {
+	if err := checkDense(in); err != nil {
+		return err
+	}
+	f := k.fwd
+	n, c, s := ncs(in[0].Shape())
+	if len(f.mean) != c {
+		return fmt.Errorf("backward pass before the forward pass")
+	}
+	if f.affine && len(f.dw) != c {
+		f.dw, f.db = make([]float64, c), make([]float64, c)
+	}
+	switch dx := out.Data().(type) {
+	case []float32:
+		bnBackward(f, dx, in, n, c, s)
+	case []float64:
+		bnBackward(f, dx, in, n, c, s)
+	default:
+		return errDtype(out)
+	}
+	return nil
+}
+
+// bnBackward computes, per channel with M = N*S values, xhat = (x -
+// mean)*invstd, Σdy and Σdy*(x-mean), then
+//
+//	Train: dx = (dy - Σdy/M - (x-mean)*Σdy(x-mean)*invstd²/M) * invstd*w
+//	Eval:  dx = dy * invstd*w
+//
+// and dw = Σdy*xhat, db = Σdy in both modes.
+func bnBackward[T floating](f *bnKernel, dx []T, in []*tensor.Dense, n, c, s int) {
+	x, dy := asSlice[T](in[0]), asSlice[T](in[2])
+	var w []T
+	if f.affine {
+		w = asSlice[T](in[3])
+	}
+	m := float64(n * s)
+	parallel.For(c, channelGrain(n, c, s), func(c0, c1 int) {
+		for ci := c0; ci < c1; ci++ {
+			mean, invstd := f.mean[ci], f.invstd[ci]
+			var sum, dot float64
+			if f.train || f.affine {
+				for ni := 0; ni < n; ni++ {
+					off := (ni*c + ci) * s
+					xp, dp := x[off:off+s], dy[off:off+s]
+					for i, v := range xp {
+						g := float64(dp[i])
+						sum += g
+						dot += (float64(v) - mean) * g
+					}
+				}
+			}
+			if f.affine {
+				f.dw[ci] = dot * invstd
+				f.db[ci] = sum
+			}
+			scale := invstd
+			if f.affine {
+				scale *= float64(w[ci])
+			}
+			a := T(scale)
+			if !f.train {
+				for ni := 0; ni < n; ni++ {
+					off := (ni*c + ci) * s
+					dxp, dp := dx[off:off+s], dy[off:off+s]
+					for i, g := range dp {
+						dxp[i] = g * a
+					}
+				}
+				continue
+			}
+			gm, kk, mu := T(sum/m), T(dot*invstd*invstd/m), T(mean)
+			for ni := 0; ni < n; ni++ {
+				off := (ni*c + ci) * s
+				dxp, xp, dp := dx[off:off+s], x[off:off+s], dy[off:off+s]
+				for i, g := range dp {
+					dxp[i] = (g - gm - (xp[i]-mu)*kk) * a
+				}
+			}
+		}
+	})
+}
+
+// bnParamGradKernel returns the dw (or, with bias, db) that the backward
+// kernel whose output dx it takes has computed.
+type bnParamGradKernel struct {
+	fwd  *bnKernel
+	bias bool
+}
+
+func (k bnParamGradKernel) Name() string {
+	if k.bias {
+		return "BatchNormGradBias(" + k.fwd.layer.name() + ")"
+	}
+	return "BatchNormGradWeight(" + k.fwd.layer.name() + ")"
+}
+func (k bnParamGradKernel) InDims() []int { return []int{k.fwd.dims} }
+func (k bnParamGradKernel) OutDims() int  { return 1 }
+func (k bnParamGradKernel) OutShape(in []tensor.Shape) (tensor.Shape, error) {
+	return tensor.Shape{in[0][1]}, nil
+}
+
+func (k bnParamGradKernel) Forward(out *tensor.Dense, _ []*tensor.Dense) error {
+	src := k.fwd.dw
+	if k.bias {
+		src = k.fwd.db
+	}
+	switch d := out.Data().(type) {
+	case []float32:
+		for i, v := range src {
+			d[i] = float32(v)
+		}
+	case []float64:
+		copy(d, src)
+	default:
+		return errDtype(out)
+	}
+	return nil
+}
