@@ -9,24 +9,8 @@ import (
 	"github.com/disiam/disiam/internal/parallel"
 )
 
-// Random masks.
-//
-// Dropout and StochasticDepth draw their masks from a counter-based
-// generator, so a mask depends only on the layer's Seed, on how many masks
-// the layer has drawn before (its Counter) and on the element's index,
-// never on goroutine scheduling or the number of workers:
-//
-//	key  = splitmix64(splitmix64(Seed) + Counter)
-//	u_i  = (splitmix64(key + i) >> 11) / 2^53      (uniform in [0, 1))
-//	keep element (Dropout) or sample (StochasticDepth) i  iff  u_i >= P
-//
-// with splitmix64 as in the golden rule (../shared/golden/README.md).
-// Each time an application of the layer runs in Train mode it uses the
-// current Counter and then increments it, so the two applications of one
-// layer in one graph (two views) get different masks, in graph order. To
-// resume a run bit for bit, save Counter with the checkpoint and set it
-// back before the next Run.
-
+// splitmix64 is the mixing function of the mask generator (see
+// "Determinism" in the package documentation) and of the golden value rule.
 func splitmix64(x uint64) uint64 {
 	x += 0x9E3779B97F4A7C15
 	z := x
@@ -45,12 +29,13 @@ func keep(key uint64, i int, p float64) bool {
 // Dropout zeroes each element of its input with probability P in Train mode
 // and scales the survivors by 1/(1-P) (torch.nn.Dropout); in Eval mode, or
 // with P == 0, it is the identity. P == 1 zeroes everything. Masks are
-// deterministic: see the package's section on random masks.
+// deterministic: see "Determinism" in the package documentation.
 type Dropout struct {
 	P    float64 // drop probability in [0, 1]
 	Seed uint64
-	// Counter is the number of masks drawn so far. Save it with a
-	// checkpoint and restore it to resume with the same masks.
+	// Counter is the number of masks drawn so far: one per Train-mode run
+	// of each application with P > 0. Save it with a checkpoint and
+	// restore it to resume with the same masks.
 	Counter uint64
 	// Training enables dropout; it is read each time the graph runs.
 	Training bool
@@ -85,13 +70,14 @@ func (d *Dropout) SetTraining(t bool) { d.Training = t }
 // torchvision.ops.StochasticDepth(p, mode="row"). In Train mode each sample
 // n of its input [N, ...] is kept with probability 1-P and then scaled by
 // 1/(1-P), or zeroed; in Eval mode, or with P == 0, it is the identity.
-// P == 1 zeroes everything. Masks are deterministic: see the package's
-// section on random masks (index i is the sample).
+// P == 1 zeroes everything. Masks are deterministic: see "Determinism" in
+// the package documentation (index i is the sample).
 type StochasticDepth struct {
 	P    float64 // drop probability in [0, 1]
 	Seed uint64
-	// Counter is the number of masks drawn so far; save and restore it to
-	// resume with the same masks.
+	// Counter is the number of masks drawn so far: one per Train-mode run
+	// of each application with P > 0. Save it with a checkpoint and
+	// restore it to resume with the same masks.
 	Counter uint64
 	// Training enables the drop; it is read each time the graph runs.
 	Training bool

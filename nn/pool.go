@@ -14,11 +14,11 @@ import (
 // [N, C, H, W], windows stride apart, with x implicitly padded by padding
 // positions of -inf on each side: torch.nn.functional.max_pool2d with
 // dilation 1 and ceil_mode False. The output is [N, C, (H+2p-k)/s+1,
-// (W+2p-k)/s+1]. As in PyTorch the padding must be at most half the kernel,
-// a NaN in a window is its maximum (the gradient goes to its last
-// NaN), and the gradient of each output goes to
-// the first maximal element of its window in row-major scan order. ResNet's
-// stem uses MaxPool2d(x, 3, 2, 1).
+// (W+2p-k)/s+1]. As in PyTorch, the padding must be at most half the
+// kernel; the gradient of each output goes to the first maximal element of
+// its window in row-major scan order (ties included); and a NaN in a
+// window is its maximum, the gradient going to the window's last NaN.
+// ResNet's stem uses MaxPool2d(x, 3, 2, 1).
 func MaxPool2d(x *G.Node, kernel, stride, padding int) *G.Node {
 	k := &maxPoolKernel{k: kernel, s: stride, p: padding}
 	if kernel <= 0 || stride <= 0 || padding < 0 || 2*padding > kernel {
