@@ -1,0 +1,88 @@
+package knn
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/disiam/disiam/backbone"
+	"github.com/disiam/disiam/dataset"
+)
+
+// Evaluator measures a backbone's representation with the weighted kNN
+// classifier of thesis Section 4.4: the representations of Train form the
+// bank, those of Test are classified. Set the fields once and call Evaluate
+// whenever a measurement is wanted: every N epochs during training (the
+// bank and the queries are re-extracted from the current weights each time,
+// with the compiled graph reused) or once for a backbone loaded from a
+// checkpoint. The zero values of the numeric fields are the thesis'
+// settings. An Evaluator must not be used by several goroutines at once.
+type Evaluator struct {
+	// Train is the bank's dataset, Test the queries'; both required, with
+	// the same number of classes.
+	Train, Test dataset.Dataset
+	// K and Tau configure the classifier (0 means 200 and 0.1).
+	K   int
+	Tau float64
+	// BatchSize, InputSize, Mean, Std and Logits configure the extraction
+	// as the fields of Extractor do.
+	BatchSize int
+	InputSize int
+	Mean, Std []float32
+	Logits    bool
+	// Progress, if not nil, is called after each extracted batch with the
+	// stage ("train" for the bank, "test" for the queries), the images done
+	// and the stage's total.
+	Progress func(stage string, done, total int)
+
+	ex Extractor
+}
+
+// Evaluate extracts the representations of Train and Test with b in Eval
+// mode, classifies Test against Train and returns the accuracies. It leaves
+// b in Eval mode: call b.SetTraining(true) before training it further.
+func (e *Evaluator) Evaluate(b backbone.Backbone) (Result, error) {
+	if e.Train == nil || e.Test == nil {
+		return Result{}, errors.New("knn: Evaluator needs Train and Test datasets")
+	}
+	classes := e.Train.Classes()
+	if tc := e.Test.Classes(); tc != classes {
+		return Result{}, fmt.Errorf("knn: Train has %d classes, Test %d", classes, tc)
+	}
+	cfg, err := Config{K: e.K, Tau: e.Tau}.norm()
+	if err != nil {
+		return Result{}, err
+	}
+	e.ex.BatchSize, e.ex.InputSize, e.ex.Mean, e.ex.Std, e.ex.Logits = e.BatchSize, e.InputSize, e.Mean, e.Std, e.Logits
+	extract := func(stage string, ds dataset.Dataset) ([]float32, int, error) {
+		e.ex.Progress = nil
+		if e.Progress != nil {
+			e.ex.Progress = func(done, total int) { e.Progress(stage, done, total) }
+		}
+		f, dim, err := e.ex.Extract(b, ds)
+		if err != nil {
+			return nil, 0, fmt.Errorf("%w (%s set)", err, stage)
+		}
+		return f, dim, nil
+	}
+	bank, dim, err := extract("train", e.Train)
+	if err != nil {
+		return Result{}, err
+	}
+	queries, _, err := extract("test", e.Test)
+	if err != nil {
+		return Result{}, err
+	}
+	c, err := newClassifier(bank, dim, Labels(e.Train), classes, cfg)
+	if err != nil {
+		return Result{}, fmt.Errorf("%w (train set)", err)
+	}
+	res, err := c.Evaluate(queries, Labels(e.Test))
+	if err != nil {
+		return Result{}, fmt.Errorf("%w (test set)", err)
+	}
+	return res, nil
+}
+
+// Close releases the compiled extraction program. The Evaluator stays
+// usable.
+func (e *Evaluator) Close() error { return e.ex.Close() }
