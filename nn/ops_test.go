@@ -180,6 +180,8 @@ func TestOpsGradCheck(t *testing.T) {
 			func(xs []*G.Node) *G.Node { return nn.Add(xs[0], xs[1]) }},
 		{"Add/same", []*tensor.Dense{rule64("add.c", []float64{0}, 1e-3, 3, 4)},
 			func(xs []*G.Node) *G.Node { return nn.Add(xs[0], nn.ReLU(xs[0])) }},
+		{"Add/twice", []*tensor.Dense{r("add.d", 2, 5)},
+			func(xs []*G.Node) *G.Node { return nn.Add(xs[0], xs[0]) }},
 		{"Linear", []*tensor.Dense{r("lin.x", 3, 4), r("lin.w", 5, 4), r("lin.b", 5)},
 			func(xs []*G.Node) *G.Node { return nn.LinearOp(xs[0], xs[1], xs[2]) }},
 		{"Linear/nobias", []*tensor.Dense{r("lin.x", 3, 4), r("lin.w", 2, 4)},
