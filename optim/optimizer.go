@@ -136,27 +136,47 @@ type update struct {
 func sgdUpdate(p, g, buf []float32, u update, first bool, lr, momentum, dampening float64, nesterov bool) {
 	m32, damp32, lr32 := float32(momentum), float32(1-dampening), float32(-lr)
 	parallel.For(len(p), elemGrain, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			di := g[i]
-			if u.wd != 0 {
-				di = fma32(u.wd, p[i], di)
+		pp, gg := p[lo:hi], g[lo:hi]
+		switch {
+		case buf == nil:
+			for i := range pp {
+				pp[i] = fma32(lr32, u.grad(gg[i], pp[i]), pp[i])
 			}
-			if u.scaled {
-				di *= u.scale
-			}
-			if buf != nil {
-				if first {
-					buf[i] = di
-				} else {
-					buf[i] = fma32(damp32, di, buf[i]*m32)
-				}
+		case first:
+			bb := buf[lo:hi]
+			for i := range pp {
+				d := u.grad(gg[i], pp[i])
+				bb[i] = d
 				if nesterov {
-					di = fma32(m32, buf[i], di)
-				} else {
-					di = buf[i]
+					d = fma32(m32, d, d)
 				}
+				pp[i] = fma32(lr32, d, pp[i])
 			}
-			p[i] = fma32(lr32, di, p[i])
+		case nesterov:
+			bb := buf[lo:hi]
+			for i := range pp {
+				d := u.grad(gg[i], pp[i])
+				bb[i] = fma32(damp32, d, bb[i]*m32)
+				pp[i] = fma32(lr32, fma32(m32, bb[i], d), pp[i])
+			}
+		default: // PyTorch's default path: momentum, no Nesterov
+			bb := buf[lo:hi]
+			for i := range pp {
+				bb[i] = fma32(damp32, u.grad(gg[i], pp[i]), bb[i]*m32)
+				pp[i] = fma32(lr32, bb[i], pp[i])
+			}
 		}
 	})
+}
+
+// grad returns the update direction of one element with gradient g and
+// value p.
+func (u update) grad(g, p float32) float32 {
+	if u.wd != 0 {
+		g = fma32(u.wd, p, g)
+	}
+	if u.scaled {
+		g *= u.scale
+	}
+	return g
 }

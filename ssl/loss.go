@@ -31,8 +31,8 @@ import (
 // sim is the cosine similarity. The result is the mean over the 2N anchors,
 // exactly as peers/bench.py's SimCLR and lightly's NTXentLoss: the
 // cross-entropy of normalize(z) normalize(z)ᵀ/τ with the diagonal masked.
-// SimCLR's papers use τ = 0.5 for CIFAR-10 (bench.py) and 0.1 for
-// ImageNet-scale batches. It panics unless temperature > 0.
+// peers/bench.py uses τ = 0.5, lightly's NTXentLoss default. It panics
+// unless temperature > 0.
 func NTXent(z1, z2 *G.Node, temperature float64) *G.Node {
 	if !(temperature > 0) {
 		panic(fmt.Sprintf("ssl: NTXent: temperature %v, want > 0", temperature))
@@ -47,7 +47,7 @@ func NTXent(z1, z2 *G.Node, temperature float64) *G.Node {
 // max(‖row‖, 1e-12). Range [-1, 1]. Use D for the stop-gradient form that
 // the negative-sample-free methods need.
 func NegativeCosine(p, z *G.Node) *G.Node {
-	return nn.Apply(cosineLoss{name: "NegativeCosine", scale: -1, diffZ: true}, p, z)
+	return nn.Apply(newCosineLoss(cosineLoss{name: "NegativeCosine", scale: -1, diffZ: true}), p, z)
 }
 
 // D is the negative cosine similarity of thesis Eq. 3.2, averaged over the
@@ -61,7 +61,7 @@ func NegativeCosine(p, z *G.Node) *G.Node {
 // non-differentiable in its second input, so no dead gradient node is
 // added to the graph).
 func D(p, z *G.Node) *G.Node {
-	return nn.Apply(cosineLoss{name: "D", scale: -1}, p, nn.StopGradient(z))
+	return nn.Apply(newCosineLoss(cosineLoss{name: "D", scale: -1}), p, nn.StopGradient(z))
 }
 
 // SymmetricD returns SimSiam's symmetrized loss in the normalized scale:
@@ -126,7 +126,7 @@ func MultiViewD(ps, zs []*G.Node, targets Targets) *G.Node {
 		for j := range ps {
 			for k := range sg {
 				if j != k {
-					terms = append(terms, nn.Apply(cosineLoss{name: "D", scale: -1}, ps[j], sg[k]))
+					terms = append(terms, nn.Apply(newCosineLoss(cosineLoss{name: "D", scale: -1}), ps[j], sg[k]))
 				}
 			}
 		}
@@ -138,7 +138,7 @@ func MultiViewD(ps, zs []*G.Node, targets Targets) *G.Node {
 					others = append(others, sg[k])
 				}
 			}
-			terms = append(terms, nn.Apply(cosineLoss{name: "D", scale: -1}, ps[j], Mean(others...)))
+			terms = append(terms, nn.Apply(newCosineLoss(cosineLoss{name: "D", scale: -1}), ps[j], Mean(others...)))
 		}
 	default:
 		panic(fmt.Sprintf("ssl: MultiViewD: unknown %v", targets))
@@ -154,7 +154,7 @@ func MultiViewD(ps, zs []*G.Node, targets Targets) *G.Node {
 // differentiable with respect to both inputs (compose with nn.StopGradient,
 // or use BYOLLoss).
 func NormalizedMSE(p, z *G.Node) *G.Node {
-	return nn.Apply(cosineLoss{name: "NormalizedMSE", offset: 2, scale: -2, diffZ: true}, p, z)
+	return nn.Apply(newCosineLoss(cosineLoss{name: "NormalizedMSE", offset: 2, scale: -2, diffZ: true}), p, z)
 }
 
 // BYOLLoss returns BYOL's symmetrized loss (thesis Algorithm 2) for the
@@ -167,8 +167,8 @@ func NormalizedMSE(p, z *G.Node) *G.Node {
 // L = 2 + 2·SymmetricD(p1, p2, t1, t2). The targets pass through
 // nn.StopGradient (the target network is updated only by EMA).
 func BYOLLoss(p1, p2, t1, t2 *G.Node) *G.Node {
-	a := nn.Apply(cosineLoss{name: "NormalizedMSE", offset: 2, scale: -2}, p1, nn.StopGradient(t2))
-	b := nn.Apply(cosineLoss{name: "NormalizedMSE", offset: 2, scale: -2}, p2, nn.StopGradient(t1))
+	a := nn.Apply(newCosineLoss(cosineLoss{name: "NormalizedMSE", offset: 2, scale: -2}), p1, nn.StopGradient(t2))
+	b := nn.Apply(newCosineLoss(cosineLoss{name: "NormalizedMSE", offset: 2, scale: -2}), p2, nn.StopGradient(t1))
 	return Mean(a, b)
 }
 
@@ -225,3 +225,9 @@ func WeightedSum(w []float64, xs ...*G.Node) *G.Node {
 // max(‖x_i‖, 1e-12), as torch.nn.functional.normalize(x, dim=1);
 // differentiable.
 func L2Normalize(x *G.Node) *G.Node { return nn.Apply(l2Normalize{}, x) }
+
+// newCosineLoss gives k its row buffer.
+func newCosineLoss(k cosineLoss) cosineLoss {
+	k.cos = new([]float64)
+	return k
+}

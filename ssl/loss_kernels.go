@@ -82,6 +82,7 @@ type cosineLoss struct {
 	name          string
 	offset, scale float64
 	diffZ         bool
+	cos           *[]float64 // per-row cosines, reused between runs
 }
 
 func (k cosineLoss) Name() string  { return k.name }
@@ -97,13 +98,21 @@ func (k cosineLoss) OutShape(in []tensor.Shape) (tensor.Shape, error) {
 func (k cosineLoss) Forward(out *tensor.Dense, in []*tensor.Dense) error {
 	switch out.Dtype() {
 	case tensor.Float32:
-		vals[float32](out)[0] = float32(cosineMean(vals[float32](in[0]), vals[float32](in[1]), in[0].Shape(), k.offset, k.scale))
+		vals[float32](out)[0] = float32(cosineMean(k.rows(in[0]), vals[float32](in[0]), vals[float32](in[1]), in[0].Shape(), k.offset, k.scale))
 	case tensor.Float64:
-		vals[float64](out)[0] = cosineMean(vals[float64](in[0]), vals[float64](in[1]), in[0].Shape(), k.offset, k.scale)
+		vals[float64](out)[0] = cosineMean(k.rows(in[0]), vals[float64](in[0]), vals[float64](in[1]), in[0].Shape(), k.offset, k.scale)
 	default:
 		return errDtype(out.Dtype())
 	}
 	return nil
+}
+
+// rows returns the kernel's per-row buffer sized for x's rows.
+func (k cosineLoss) rows(x *tensor.Dense) []float64 {
+	if n := x.Shape()[0]; len(*k.cos) != n {
+		*k.cos = make([]float64, n)
+	}
+	return *k.cos
 }
 
 func (k cosineLoss) DiffWRT() []bool { return []bool{true, k.diffZ} }
@@ -131,9 +140,8 @@ func rowCos[T float32 | float64](a, b []T) (c, na, nb float64) {
 	return ab / (na * nb), na, nb
 }
 
-func cosineMean[T float32 | float64](p, z []T, s tensor.Shape, offset, scale float64) float64 {
+func cosineMean[T float32 | float64](cs []float64, p, z []T, s tensor.Shape, offset, scale float64) float64 {
 	n, d := s[0], s[1]
-	cs := make([]float64, n)
 	parallel.For(n, rowGrain(n), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			cs[i], _, _ = rowCos(p[i*d:(i+1)*d], z[i*d:(i+1)*d])
@@ -208,21 +216,23 @@ func cosineBackward[T float32 | float64](out, p, z []T, s tensor.Shape, scale fl
 
 // ntXent is the NT-Xent (InfoNCE) loss of two [N, D] views, averaged over
 // the 2N anchors, with the positive of row i of z1 being row i of z2 and
-// vice versa. The kernel keeps its scratch buffers between runs.
+// vice versa. Its forward pass keeps, in its scratch, the normalized rows
+// and the softmax matrix that its two gradient kernels (one per view)
+// read: they take the loss node as an input, so they always run after the
+// forward pass of the same Run.
 type ntXent struct {
 	tau float64
 	s32 *ntScratch[float32]
 	s64 *ntScratch[float64]
 }
 
-// ntScratch holds the normalized rows U [2N, D], their norms, the
-// similarity matrix S = U Uᵀ/τ [2N, 2N] and the per-row log-sum-exp.
+// ntScratch holds the normalized rows U [2N, D] and their (clamped) norms,
+// the matrix P [2N, 2N] (first S = U Uᵀ/τ, then, row by row, the softmax
+// over k ≠ r of S[r, k], with P[r, r] = 0) and the per-anchor losses.
 type ntScratch[T float32 | float64] struct {
-	u, s  []T
+	u, p  []T
 	norms []float64
-	lse   []float64
 	loss  []float64
-	h     []T // gradient kernels: (G + Gᵀ) rows of one view [N, 2N]
 }
 
 func (k *ntXent) Name() string  { return fmt.Sprintf("NTXent(tau=%g)", k.tau) }
@@ -238,10 +248,10 @@ func (k *ntXent) OutShape(in []tensor.Shape) (tensor.Shape, error) {
 func (k *ntXent) Forward(out *tensor.Dense, in []*tensor.Dense) error {
 	switch out.Dtype() {
 	case tensor.Float32:
-		k.s32 = ntPrepare(k.s32, vals[float32](in[0]), vals[float32](in[1]), in[0].Shape(), k.tau)
+		k.s32 = ntForward(k.s32, vals[float32](in[0]), vals[float32](in[1]), in[0].Shape(), k.tau)
 		vals[float32](out)[0] = float32(k.s32.mean())
 	case tensor.Float64:
-		k.s64 = ntPrepare(k.s64, vals[float64](in[0]), vals[float64](in[1]), in[0].Shape(), k.tau)
+		k.s64 = ntForward(k.s64, vals[float64](in[0]), vals[float64](in[1]), in[0].Shape(), k.tau)
 		vals[float64](out)[0] = k.s64.mean()
 	default:
 		return errDtype(out.Dtype())
@@ -251,10 +261,10 @@ func (k *ntXent) Forward(out *tensor.Dense, in []*tensor.Dense) error {
 
 func (k *ntXent) DiffWRT() []bool { return []bool{true, true} }
 
-func (k *ntXent) Grad(in G.Nodes, _, dOut *G.Node) (G.Nodes, error) {
+func (k *ntXent) Grad(in G.Nodes, out, dOut *G.Node) (G.Nodes, error) {
 	return G.Nodes{
-		nn.Apply(&ntXentGrad{tau: k.tau, view: 0}, in[0], in[1], dOut),
-		nn.Apply(&ntXentGrad{tau: k.tau, view: 1}, in[0], in[1], dOut),
+		nn.Apply(&ntXentGrad{fwd: k, view: 0}, in[0], in[1], out, dOut),
+		nn.Apply(&ntXentGrad{fwd: k, view: 1}, in[0], in[1], out, dOut),
 	}, nil
 }
 
@@ -266,15 +276,14 @@ func (s *ntScratch[T]) mean() float64 {
 	return sum / float64(len(s.loss))
 }
 
-// ntPrepare fills (allocating on first use or on a shape change) the
-// scratch: U, the norms, S, the masked log-sum-exp of every row and the
-// per-anchor losses lse_r - S[r, pos(r)].
-func ntPrepare[T float32 | float64](s *ntScratch[T], z1, z2 []T, shape tensor.Shape, tau float64) *ntScratch[T] {
+// ntForward fills the scratch (allocating on first use or on a shape
+// change) and the per-anchor losses lse_r - S[r, pos(r)], with lse_r the
+// log-sum-exp of row r of S over k ≠ r and pos(r) = (r + N) mod 2N.
+func ntForward[T float32 | float64](s *ntScratch[T], z1, z2 []T, shape tensor.Shape, tau float64) *ntScratch[T] {
 	n, d := shape[0], shape[1]
 	n2 := 2 * n
 	if s == nil || len(s.u) != n2*d || len(s.norms) != n2 {
-		s = &ntScratch[T]{u: make([]T, n2*d), s: make([]T, n2*n2),
-			norms: make([]float64, n2), lse: make([]float64, n2), loss: make([]float64, n2)}
+		s = &ntScratch[T]{u: make([]T, n2*d), p: make([]T, n2*n2), norms: make([]float64, n2), loss: make([]float64, n2)}
 	}
 	parallel.For(n2, rowGrain(n2), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
@@ -296,41 +305,48 @@ func ntPrepare[T float32 | float64](s *ntScratch[T], z1, z2 []T, shape tensor.Sh
 			}
 		}
 	})
-	linalg.ParallelGemm(false, true, n2, n2, d, T(1/tau), s.u, d, s.u, d, 0, s.s, n2)
+	linalg.ParallelGemm(false, true, n2, n2, d, T(1/tau), s.u, d, s.u, d, 0, s.p, n2)
 	parallel.For(n2, rowGrain(n2), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			row := s.s[r*n2 : (r+1)*n2]
+			row := s.p[r*n2 : (r+1)*n2]
 			m := math.Inf(-1)
 			for j, v := range row {
 				if j != r && float64(v) > m {
 					m = float64(v)
 				}
 			}
+			pos := float64(row[(r+n)%n2])
 			var e float64
 			for j, v := range row {
-				if j != r {
-					e += math.Exp(float64(v) - m)
+				if j == r {
+					row[j] = 0
+					continue
 				}
+				x := math.Exp(float64(v) - m)
+				row[j] = T(x)
+				e += x
 			}
-			s.lse[r] = m + math.Log(e)
-			s.loss[r] = s.lse[r] - float64(row[(r+n)%n2])
+			s.loss[r] = m + math.Log(e) - pos
+			inv := 1 / e
+			for j, v := range row {
+				row[j] = T(float64(v) * inv)
+			}
 		}
 	})
 	return s
 }
 
 // ntXentGrad is the gradient of ntXent with respect to one view (0: z1,
-// 1: z2). It recomputes the similarities rather than sharing state with the
-// forward kernel: the O(N²D) product is negligible next to a backbone.
+// 1: z2), computed from the forward kernel's scratch. Its inputs are z1,
+// z2 (for the shape), the loss node (so that it runs after the forward
+// pass) and the loss gradient.
 type ntXentGrad struct {
-	tau  float64
+	fwd  *ntXent
 	view int
-	s32  *ntScratch[float32]
-	s64  *ntScratch[float64]
 }
 
-func (k *ntXentGrad) Name() string  { return fmt.Sprintf("NTXentGrad(tau=%g,view=%d)", k.tau, k.view) }
-func (k *ntXentGrad) InDims() []int { return []int{2, 2, 0} }
+func (k *ntXentGrad) Name() string  { return fmt.Sprintf("NTXentGrad(tau=%g,view=%d)", k.fwd.tau, k.view) }
+func (k *ntXentGrad) InDims() []int { return []int{2, 2, 0, 0} }
 func (k *ntXentGrad) OutDims() int  { return 2 }
 func (k *ntXentGrad) OutShape(in []tensor.Shape) (tensor.Shape, error) {
 	if err := sameMatrices(in[:2]); err != nil {
@@ -340,14 +356,18 @@ func (k *ntXentGrad) OutShape(in []tensor.Shape) (tensor.Shape, error) {
 }
 
 func (k *ntXentGrad) Forward(out *tensor.Dense, in []*tensor.Dense) error {
-	g := scalarOf(in[2])
+	g := scalarOf(in[3])
 	switch out.Dtype() {
 	case tensor.Float32:
-		k.s32 = ntPrepare(k.s32, vals[float32](in[0]), vals[float32](in[1]), in[0].Shape(), k.tau)
-		ntBackward(k.s32, vals[float32](out), in[0].Shape(), k.tau, g, k.view)
+		if k.fwd.s32 == nil {
+			return fmt.Errorf("forward pass has not run")
+		}
+		ntBackward(k.fwd.s32, vals[float32](out), in[0].Shape(), k.fwd.tau, g, k.view)
 	case tensor.Float64:
-		k.s64 = ntPrepare(k.s64, vals[float64](in[0]), vals[float64](in[1]), in[0].Shape(), k.tau)
-		ntBackward(k.s64, vals[float64](out), in[0].Shape(), k.tau, g, k.view)
+		if k.fwd.s64 == nil {
+			return fmt.Errorf("forward pass has not run")
+		}
+		ntBackward(k.fwd.s64, vals[float64](out), in[0].Shape(), k.fwd.tau, g, k.view)
 	default:
 		return errDtype(out.Dtype())
 	}
@@ -355,43 +375,33 @@ func (k *ntXentGrad) Forward(out *tensor.Dense, in []*tensor.Dense) error {
 }
 
 // ntBackward writes the gradient of the mean NT-Xent loss, times g, with
-// respect to the rows of one view. With P the row-softmax of the masked S,
-// Y the positives and G = (P - Y)/(2N), dL/dS = G; S = U Uᵀ/τ gives
-// dL/dU_m = (1/τ) Σ_j (G_mj + G_jm) U_j, and P_jm = exp(S_mj - lse_j) by
-// symmetry of S. The normalization then maps dU_m to
-// (dU_m - (u_m·dU_m) u_m)/‖z_m‖ (dU_m/eps where the norm is clamped).
+// respect to the rows of one view. With P the masked row softmax of S, Y
+// the positives and G = (P - Y)/(2N), dL/dS = G, and S = U Uᵀ/τ gives
+//
+//	dL/dU_m = (1/τ) Σ_j (G_mj + G_jm) U_j
+//	        = α (P[m,:] U + P[:,m]ᵀ U - 2 U_pos(m)),   α = g/(2Nτ),
+//
+// two matrix products over the view's rows (m) and columns. The
+// normalization then maps dU_m to (dU_m - (u_m·dU_m) u_m)/‖z_m‖ (dU_m/eps
+// where the norm is clamped).
 func ntBackward[T float32 | float64](s *ntScratch[T], out []T, shape tensor.Shape, tau, g float64, view int) {
 	n, d := shape[0], shape[1]
 	n2 := 2 * n
-	if len(s.h) != n*n2 {
-		s.h = make([]T, n*n2)
-	}
-	inv := 1 / float64(n2)
 	off := view * n
+	alpha := g / (float64(n2) * tau)
+	// rows: P[off:off+n, :] U
+	linalg.ParallelGemm(false, false, n, d, n2, T(alpha), s.p[off*n2:], n2, s.u, d, 0, out, d)
+	// columns: P[:, off:off+n]ᵀ U
+	linalg.ParallelGemm(true, false, n, d, n2, T(alpha), s.p[off:], n2, s.u, d, 1, out, d)
 	parallel.For(n, rowGrain(n), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			m := off + i
-			row := s.s[m*n2 : (m+1)*n2]
-			h := s.h[i*n2 : (i+1)*n2]
 			pos := (m + n) % n2
-			for j, v := range row {
-				if j == m {
-					h[j] = 0
-					continue
-				}
-				x := (math.Exp(float64(v)-s.lse[m]) + math.Exp(float64(v)-s.lse[j])) * inv
-				if j == pos {
-					x -= 2 * inv
-				}
-				h[j] = T(x)
-			}
-		}
-	})
-	linalg.ParallelGemm(false, false, n, d, n2, T(g/tau), s.h, n2, s.u, d, 0, out, d)
-	parallel.For(n, rowGrain(n), func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			m := off + i
 			o := out[i*d : (i+1)*d]
+			up := s.u[pos*d : (pos+1)*d]
+			for j := range o {
+				o[j] = T(float64(o[j]) - 2*alpha*float64(up[j]))
+			}
 			nr := s.norms[m]
 			if nr == normEps {
 				for j := range o {
