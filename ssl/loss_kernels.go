@@ -345,7 +345,9 @@ type ntXentGrad struct {
 	view int
 }
 
-func (k *ntXentGrad) Name() string  { return fmt.Sprintf("NTXentGrad(tau=%g,view=%d)", k.fwd.tau, k.view) }
+func (k *ntXentGrad) Name() string {
+	return fmt.Sprintf("NTXentGrad(tau=%g,view=%d)", k.fwd.tau, k.view)
+}
 func (k *ntXentGrad) InDims() []int { return []int{2, 2, 0, 0} }
 func (k *ntXentGrad) OutDims() int  { return 2 }
 func (k *ntXentGrad) OutShape(in []tensor.Shape) (tensor.Shape, error) {
