@@ -151,7 +151,8 @@ func (k *bnKernel) Forward(out *tensor.Dense, in []*tensor.Dense) error {
 // chunk. Every pass walks the chunk row by row (n outer, then the block's
 // channels and positions), contiguous in memory: walking one channel at a
 // time would stride C*S elements, 4 KiB apart at 256x2x2, which defeats
-// the cache. Per channel, sums still run over n, then positions.
+// the cache. Per channel, sums run over n, each plane reduced by sum4 and
+// friends; the order depends only on the shape.
 func bnForward[T floating](k *bnKernel, y []T, in []*tensor.Dense, n, c, s int) {
 	x := asSlice[T](in[0])
 	var w, bias []T
@@ -213,11 +214,7 @@ func sumRows[T floating](acc []float64, x []T, n, c, s, c0, c1 int) {
 			continue
 		}
 		for j := range a {
-			t := a[j]
-			for _, v := range row[j*s : (j+1)*s] {
-				t += float64(v)
-			}
-			a[j] = t
+			a[j] += sum4(row[j*s : (j+1)*s])
 		}
 	}
 }
@@ -236,14 +233,71 @@ func sqDevRows[T floating](acc, mean []float64, x []T, n, c, s, c0, c1 int) {
 			continue
 		}
 		for j := range a {
-			t, m := a[j], mu[j]
-			for _, v := range row[j*s : (j+1)*s] {
-				d := float64(v) - m
-				t += d * d
-			}
-			a[j] = t
+			a[j] += sqDev4(row[j*s:(j+1)*s], mu[j])
 		}
 	}
+}
+
+// sum4, sqDev4 and dyDot4 reduce one segment (the positions of one
+// (n, c) plane) in float64 with four accumulators, which hides the latency
+// of the additions; the order is fixed by the segment's length alone.
+
+func sum4[T floating](x []T) float64 {
+	var t0, t1, t2, t3 float64
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		v := x[i : i+4 : i+4]
+		t0 += float64(v[0])
+		t1 += float64(v[1])
+		t2 += float64(v[2])
+		t3 += float64(v[3])
+	}
+	for ; i < len(x); i++ {
+		t0 += float64(x[i])
+	}
+	return (t0 + t1) + (t2 + t3)
+}
+
+func sqDev4[T floating](x []T, m float64) float64 {
+	var t0, t1, t2, t3 float64
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		v := x[i : i+4 : i+4]
+		d0, d1, d2, d3 := float64(v[0])-m, float64(v[1])-m, float64(v[2])-m, float64(v[3])-m
+		t0 += d0 * d0
+		t1 += d1 * d1
+		t2 += d2 * d2
+		t3 += d3 * d3
+	}
+	for ; i < len(x); i++ {
+		d := float64(x[i]) - m
+		t0 += d * d
+	}
+	return (t0 + t1) + (t2 + t3)
+}
+
+func dyDot4[T floating](x, dy []T, m float64) (sum, dot float64) {
+	var s0, s1, s2, s3, d0, d1, d2, d3 float64
+	dy = dy[:len(x)]
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		v, g := x[i:i+4:i+4], dy[i:i+4:i+4]
+		g0, g1, g2, g3 := float64(g[0]), float64(g[1]), float64(g[2]), float64(g[3])
+		s0 += g0
+		s1 += g1
+		s2 += g2
+		s3 += g3
+		d0 += (float64(v[0]) - m) * g0
+		d1 += (float64(v[1]) - m) * g1
+		d2 += (float64(v[2]) - m) * g2
+		d3 += (float64(v[3]) - m) * g3
+	}
+	for ; i < len(x); i++ {
+		g := float64(dy[i])
+		s0 += g
+		d0 += (float64(x[i]) - m) * g
+	}
+	return (s0 + s1) + (s2 + s3), (d0 + d1) + (d2 + d3)
 }
 
 // affineRows sets y[n, ci, i] = x[n, ci, i]*a[ci] + b[ci] (no addition
@@ -389,14 +443,9 @@ func dyRows[T floating](sum, dot, mean []float64, x, dy []T, n, c, s, c0, c1 int
 			continue
 		}
 		for j := range sa {
-			ts, td, m := sa[j], da[j], mu[j]
-			xs, gs := xr[j*s:(j+1)*s], gr[j*s:(j+1)*s]
-			for i, v := range xs {
-				g := float64(gs[i])
-				ts += g
-				td += (float64(v) - m) * g
-			}
-			sa[j], da[j] = ts, td
+			ts, td := dyDot4(xr[j*s:(j+1)*s], gr[j*s:(j+1)*s], mu[j])
+			sa[j] += ts
+			da[j] += td
 		}
 	}
 }

@@ -106,7 +106,7 @@ func unaryForward[T floating](u unary, y, x []T) {
 }
 
 // unaryBackward computes dx from the forward pass's x and y and dy, with
-// PyTorch's formulas: relu: dy where y > 0 (so 0 at x = 0); sigmoid:
+// PyTorch's formulas: relu: 0 where y <= 0 (so 0 at x = 0), else dy; sigmoid:
 // dy*(1-y)*y; silu: dy*s*(1+x*(1-s)) with s = sigmoid(x).
 func unaryBackward[T floating](u unary, dx, x, y, dy []T) {
 	parallel.For(len(x), elemGrain(len(x)), func(lo, hi int) {
@@ -114,10 +114,12 @@ func unaryBackward[T floating](u unary, dx, x, y, dy []T) {
 		switch u {
 		case opReLU:
 			for i, v := range y {
-				if v > 0 {
-					dx[i] = dy[i]
-				} else {
+				// PyTorch's threshold_backward: zero where y <= 0, so a
+				// NaN output passes dy through.
+				if v <= 0 {
 					dx[i] = 0
+				} else {
+					dx[i] = dy[i]
 				}
 			}
 		case opSiLU:
