@@ -65,6 +65,7 @@
 //
 // Updates are element-wise and split into fixed chunks over
 // internal/parallel; LARS's norms are reduced per chunk in chunk order.
-// Results therefore do not depend on the number of goroutines. Steps
-// allocate nothing once every momentum buffer exists.
+// Results therefore do not depend on the number of goroutines. Beyond the
+// momentum buffers, created at each parameter's first step, a step
+// allocates only small per-call bookkeeping.
 package optim
