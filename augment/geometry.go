@@ -52,13 +52,19 @@ func HFlip(dst, src Image) {
 	}
 }
 
-// CenterCropRect returns the rectangle torchvision's F.center_crop takes
-// from an image of height x width for an output of outH x outW (rounding
-// half to even, as Python's round).
+// CenterCropRect returns the top-left corner of the rectangle torchvision's
+// F.center_crop takes from an image of height x width for an output of
+// outH x outW: centred, rounding half to even as Python's round, and, along
+// a side the output exceeds, zero padding split with the odd pixel after
+// the image.
 func CenterCropRect(height, width, outH, outW int) (top, left int) {
-	top = int(math.RoundToEven(float64(height-outH) / 2))
-	left = int(math.RoundToEven(float64(width-outW) / 2))
-	return top, left
+	offset := func(in, out int) int {
+		if out > in {
+			return -((out - in) / 2)
+		}
+		return int(math.RoundToEven(float64(in-out) / 2))
+	}
+	return offset(height, outH), offset(width, outW)
 }
 
 func checkSame(op string, dst, src Image) {

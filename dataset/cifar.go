@@ -65,7 +65,7 @@ func decodeCIFAR(data []byte, prefix string, labelBytes, labelAt, classes, maxRe
 	case len(data) == 0:
 		return nil, fmt.Errorf("%s: empty file: %w", prefix, ErrTruncated)
 	case len(data)%rec != 0:
-		return nil, fmt.Errorf("%s: record %d: truncated: %d of %d bytes (file size %d is not a multiple of the record size): %w",
+		return nil, fmt.Errorf("%s: record %d: only %d of its %d bytes (file size %d is not a multiple of the record size): %w",
 			prefix, n, len(data)%rec, rec, len(data), ErrTruncated)
 	case n > maxRecords:
 		return nil, fmt.Errorf("%s: %d records, at most %d expected: %w", prefix, n, maxRecords, ErrOversized)

@@ -92,14 +92,11 @@ func ReadIDX(r io.Reader, name string) (*IDX, error) {
 	return &IDX{Dims: dims, Data: data}, nil
 }
 
-// readFail classifies a read error: an early end is a truncation, a gzip
-// checksum or format error a corruption.
+// readFail classifies a read error: an early end is a truncation, anything
+// else (a gzip checksum or format error) a corruption.
 func readFail(fail func(error, string, ...any) error, err error, format string, args ...any) error {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return fail(ErrTruncated, format, args...)
-	}
-	if errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) {
-		return fail(ErrCorrupt, format+": %v", append(args, err)...)
+		return fail(ErrTruncated, format+": the data ends early", args...)
 	}
 	return fail(ErrCorrupt, format+": %v", append(args, err)...)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/disiam/disiam/augment"
@@ -102,5 +103,157 @@ func TestLoaderCancel(t *testing.T) {
 	got := collect(t, l, 0)
 	if len(got) != 25 {
 		t.Fatalf("%d batches after restart, want 25", len(got))
+	}
+}
+
+func TestLoaderLayout(t *testing.T) {
+	ds := smallSynthetic(t, 37)
+	for name, d := range map[string]Dataset{"decoder": ds, "plain": plain{ds}} {
+		t.Run(name, func(t *testing.T) {
+			l, err := NewLoader(d, LoaderConfig{BatchSize: 10, Workers: 2, Prefetch: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l.Len() != 4 || !slices.Equal(l.Shapes(), [][3]int{{3, 16, 16}}) {
+				t.Fatalf("%d batches, shapes %v", l.Len(), l.Shapes())
+			}
+			got := collect(t, l, 0)
+			if len(got) != 4 || got[3].Size != 7 || len(got[3].Views[0]) != 7*3*16*16 {
+				t.Fatalf("%d batches, last %d", len(got), got[3].Size)
+			}
+			for _, b := range got {
+				for s := range b.Size {
+					idx := b.Number*10 + s
+					if b.Indices[s] != idx || b.Labels[s] != ds.Label(idx) {
+						t.Fatalf("batch %d image %d: index %d label %d", b.Number, s, b.Indices[s], b.Labels[s])
+					}
+					n := 3 * 16 * 16
+					if !slices.Equal(b.Views[0][s*n:(s+1)*n], ds.Image(idx).Pix) {
+						t.Fatalf("batch %d image %d differs from the dataset's", b.Number, s)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestLoaderBatchSizeIndependent: an image's views depend on (seed,
+// epoch, index) only, so without shuffling the concatenated views are the
+// same for any batch size.
+func TestLoaderBatchSizeIndependent(t *testing.T) {
+	ds := smallSynthetic(t, 40)
+	views := augment.BYOLViews(16, augment.CIFAR10Norm)
+	var flat [2][2][]float32
+	for k, bs := range []int{8, 5} {
+		l, err := NewLoader(ds, LoaderConfig{BatchSize: bs, Views: views, Seed: 9, Workers: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range collect(t, l, 2) {
+			for j := range 2 {
+				flat[k][j] = append(flat[k][j], b.Views[j]...)
+			}
+		}
+	}
+	for j := range 2 {
+		if !slices.Equal(flat[0][j], flat[1][j]) {
+			t.Errorf("view %d depends on the batch size", j)
+		}
+	}
+}
+
+func TestLoaderDropLast(t *testing.T) {
+	ds := smallSynthetic(t, 37)
+	l, err := NewLoader(ds, LoaderConfig{BatchSize: 10, DropLast: true, Shuffle: true, Seed: 1, Views: augment.MultiView(2, augment.SimCLRView(16, 0.5, augment.CIFAR10Norm))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := collect(t, l, 0)
+	if len(got) != 3 {
+		t.Fatalf("%d batches, want 3", len(got))
+	}
+	seen := map[int]bool{}
+	for _, b := range got {
+		if b.Size != 10 {
+			t.Errorf("batch of %d", b.Size)
+		}
+		for _, i := range b.Indices {
+			if seen[i] {
+				t.Errorf("image %d twice in an epoch", i)
+			}
+			seen[i] = true
+		}
+	}
+	if order := l.Order(0); !slices.Equal(order[:10], got[0].Indices) {
+		t.Error("Order disagrees with the batches")
+	}
+}
+
+// ragged is a dataset whose image 3 has another size.
+type ragged struct{ Dataset }
+
+func (r ragged) Image(i int) augment.Image {
+	if i == 3 {
+		return augment.NewImage(3, 8, 8)
+	}
+	return r.Dataset.Image(i)
+}
+
+func TestLoaderErrors(t *testing.T) {
+	ds := smallSynthetic(t, 12)
+	cases := []struct {
+		name string
+		ds   Dataset
+		cfg  LoaderConfig
+		want string
+	}{
+		{"batch", ds, LoaderConfig{}, "batch size 0"},
+		{"empty", &U8Set{C: 3, H: 2, W: 2, NumClasses: 1}, LoaderConfig{BatchSize: 1}, "empty dataset"},
+		{"drop last", ds, LoaderConfig{BatchSize: 13, DropLast: true}, "no full batch"},
+		{"workers", ds, LoaderConfig{BatchSize: 2, Workers: -1}, "-1 workers"},
+		{"views", ds, LoaderConfig{BatchSize: 2, Views: augment.Views{augment.ColorJitter{Hue: 2}}}, "view 0"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := NewLoader(tc.ds, tc.cfg)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+	l, err := NewLoader(ragged{plain{ds}}, LoaderConfig{BatchSize: 4, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := l.Epoch(context.Background(), 0)
+	for _, ok := ep.Next(); ok; _, ok = ep.Next() {
+	}
+	if err := ep.Err(); err == nil || !strings.Contains(err.Error(), "image 3: view 0 is 3x8x8, want 3x16x16") {
+		t.Errorf("ragged dataset: %v", err)
+	}
+	ep.Close()
+}
+
+func TestLoaderOneEpochAtATime(t *testing.T) {
+	l, err := NewLoader(smallSynthetic(t, 20), LoaderConfig{BatchSize: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := l.Epoch(context.Background(), 0)
+	func() {
+		defer func() {
+			if r := recover(); r == nil || !strings.HasPrefix(r.(string), "dataset: ") {
+				t.Errorf("second open epoch: panic %v", r)
+			}
+		}()
+		l.Epoch(context.Background(), 1)
+	}()
+	ep.Close()
+	if _, ok := ep.Next(); ok {
+		t.Error("Next after Close returned a batch")
+	}
+	ep.Close() // idempotent
+	if got := collect(t, l, 1); len(got) != 5 {
+		t.Errorf("%d batches after reopening", len(got))
 	}
 }

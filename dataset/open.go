@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -74,6 +75,21 @@ func Open(spec string, split Split) (Dataset, error) {
 		}
 		return nil
 	}
+	if _, known := allowedOptions[name]; !known {
+		return nil, fmt.Errorf("dataset: %s: unknown dataset %q\n%s", spec, name, SpecUsage)
+	}
+	if err := opts.allow(allowedOptions[name]...); err != nil {
+		return nil, err
+	}
+	// Check the common options before loading anything.
+	rgb, err := opts.flag("rgb")
+	if err != nil {
+		return nil, err
+	}
+	limit, err := opts.int("limit", 0)
+	if err != nil {
+		return nil, err
+	}
 	var ds Dataset
 	switch name {
 	case "synthetic":
@@ -105,7 +121,11 @@ func Open(spec string, split Split) (Dataset, error) {
 		if err := need(); err != nil {
 			return nil, err
 		}
-		ds, err = LoadCIFAR100(dir, split, opts.flag("coarse"))
+		coarse, ferr := opts.flag("coarse")
+		if ferr != nil {
+			return nil, ferr
+		}
+		ds, err = LoadCIFAR100(dir, split, coarse)
 	case "fashion-mnist":
 		if !hasDir {
 			dir = FashionMNISTDir
@@ -132,26 +152,28 @@ func Open(spec string, split Split) (Dataset, error) {
 		if err != nil {
 			return nil, err
 		}
-	default:
-		return nil, fmt.Errorf("dataset: %s: unknown dataset %q\n%s", spec, name, SpecUsage)
 	}
 	if err != nil {
 		return nil, err
 	}
-	if opts.flag("rgb") {
+	if rgb {
 		ds = RGB{Base: ds}
-	}
-	limit, err := opts.int("limit", 0)
-	if err != nil {
-		return nil, err
 	}
 	if limit > 0 {
 		ds = Head(ds, limit)
 	}
-	if err := opts.unused(); err != nil {
-		return nil, err
-	}
 	return ds, nil
+}
+
+// allowedOptions lists each dataset's own options (limit and rgb apply to
+// all).
+var allowedOptions = map[string][]string{
+	"synthetic":     {"train", "test", "size", "seed"},
+	"cifar100":      {"coarse"},
+	"folder":        {"size"},
+	"cifar10":       nil,
+	"fashion-mnist": nil,
+	"mnist":         nil,
 }
 
 // folderSplit picks the split's folder under dir.
@@ -177,14 +199,16 @@ func folderSplit(dir string, split Split) (string, error) {
 type options struct {
 	spec string
 	kv   map[string]string
-	used map[string]bool
 }
 
 func parseOptions(spec string) (string, *options, error) {
 	parts := strings.Split(spec, ",")
-	o := &options{spec: spec, kv: map[string]string{}, used: map[string]bool{}}
+	o := &options{spec: spec, kv: map[string]string{}}
 	for _, p := range parts[1:] {
-		k, v, _ := strings.Cut(p, "=")
+		k, v, hasValue := strings.Cut(p, "=")
+		if hasValue && v == "" {
+			return "", nil, fmt.Errorf("dataset: %s: option %s has an empty value", spec, k)
+		}
 		if k == "" {
 			return "", nil, fmt.Errorf("dataset: %s: empty option", spec)
 		}
@@ -201,7 +225,6 @@ func (o *options) int(key string, def int) (int, error) {
 	if !ok {
 		return def, nil
 	}
-	o.used[key] = true
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 0 {
 		return 0, fmt.Errorf("dataset: %s: option %s=%q is not a non-negative integer", o.spec, key, v)
@@ -209,17 +232,26 @@ func (o *options) int(key string, def int) (int, error) {
 	return n, nil
 }
 
-func (o *options) flag(key string) bool {
-	_, ok := o.kv[key]
-	o.used[key] = true
-	return ok
+func (o *options) flag(key string) (bool, error) {
+	v, ok := o.kv[key]
+	if ok && v != "" {
+		return false, fmt.Errorf("dataset: %s: option %s takes no value", o.spec, key)
+	}
+	return ok, nil
 }
 
-func (o *options) unused() error {
+// allow reports the first option (in sorted order) that is neither in
+// names nor common to all datasets, before anything is loaded.
+func (o *options) allow(names ...string) error {
+	var keys []string
 	for k := range o.kv {
-		if !o.used[k] {
-			return fmt.Errorf("dataset: %s: unknown option %q\n%s", o.spec, k, SpecUsage)
+		if !slices.Contains(names, k) && k != "limit" && k != "rgb" {
+			keys = append(keys, k)
 		}
+	}
+	if len(keys) > 0 {
+		slices.Sort(keys)
+		return fmt.Errorf("dataset: %s: unknown option %q for this dataset\n%s", o.spec, keys[0], SpecUsage)
 	}
 	return nil
 }
