@@ -118,11 +118,29 @@ func (p convParams) shape(x, w tensor.Shape) (convShape, error) {
 const (
 	// colCap bounds the column matrix of one batched chunk (elements).
 	colCap = 1 << 21
-	// perImageMinP is the output plane size from which the forward and
-	// backward-input GEMMs run per image, straight on the NCHW tensors,
-	// instead of once over a chunk of images.
-	perImageMinP = 256
+	// gatherMaxOW is the output width below which im2col gathers through
+	// an offset table instead of copying row segments.
+	gatherMaxOW = 32
 )
+
+// convPaths selects among the kernels' strategies; tests switch it to
+// cover every path with every shape.
+var convPaths = struct {
+	perImageMinP int  // output planes from which GEMMs run per image
+	shiftMaxP    int  // output planes up to which the shift path runs
+	shiftAll     bool // shift path also for 1x1 kernels and strided 1x1 outputs
+}{perImageMinP: 256, shiftMaxP: 64}
+
+// useShift says whether the shift path (conv_shift.go) serves pl: small
+// output planes and a kernel larger than 1x1. Strided convolutions make
+// single-position runs, worth it from 2x2 outputs on; 1x1 kernels need no
+// column matrix either way and prefer one large GEMM.
+func (pl *convPlan) useShift() bool {
+	if pl.depth || pl.linear || pl.ka == 0 || pl.p > convPaths.shiftMaxP {
+		return false
+	}
+	return convPaths.shiftAll || pl.kk > 1 && (pl.stride == 1 || pl.p >= 4)
+}
 
 // convPlan is everything a kernel derives from the shapes once.
 type convPlan struct {
@@ -139,13 +157,18 @@ type convPlan struct {
 	ohHi    []int
 	owLo    []int // per kernel column, likewise
 	owHi    []int
-	dense   bool // every tap is active: packed filters are the filters
-	depth   bool // groups == C > 1: direct loops
-	linear  bool // 1x1 input and output planes, one tap: a matrix product
-	point   bool // 1x1 kernel, stride 1, no padding: the columns are x
-	perImg  bool // per-image GEMMs (forward, backward-input)
-	chunk   int  // images per chunk
-	unitMin int  // parallel grain (in channel planes) for im2col and col2im
+	dense   bool       // every tap is active: packed filters are the filters
+	depth   bool       // groups == C > 1: direct loops
+	linear  bool       // 1x1 input and output planes, one tap: a matrix product
+	point   bool       // 1x1 kernel, stride 1, no padding: the columns are x
+	perImg  bool       // per-image GEMMs (forward, backward-input)
+	gather  bool       // im2col by an offset table (narrow planes)
+	tapOff  []int      // gather: offset of each active tap in the padded plane
+	posOff  []int32    // gather: offset of each output position in the padded plane
+	padLen  int        // gather: size of the padded plane
+	shift   *shiftPlan // small planes: shifted GEMMs without a column matrix
+	chunk   int        // images per chunk
+	unitMin int        // parallel grain (in channel planes) for im2col and col2im
 }
 
 // validRange returns the outputs o in [lo, hi) with 0 <= o*s + off < n.
@@ -204,7 +227,22 @@ func (p convParams) plan(cache **convPlan, x, w tensor.Shape) (*convPlan, error)
 	pl.depth = p.groups == s.c && p.groups > 1
 	pl.linear = pl.hw == 1 && pl.p == 1 && pl.ka == 1
 	pl.point = s.kh == 1 && s.kw == 1 && p.stride == 1 && p.pad == 0
-	pl.perImg = pl.p >= perImageMinP
+	pl.perImg = pl.p >= convPaths.perImageMinP
+	pl.gather = !pl.point && s.ow < gatherMaxOW
+	if pl.gather {
+		wp := s.w + 2*p.pad
+		pl.padLen = (s.h + 2*p.pad) * wp
+		pl.tapOff = make([]int, pl.ka)
+		for t := range pl.ka {
+			pl.tapOff[t] = pl.tapH[t]*p.dil*wp + pl.tapW[t]*p.dil
+		}
+		pl.posOff = make([]int32, pl.p)
+		for oh := range s.oh {
+			for ow := range s.ow {
+				pl.posOff[oh*s.ow+ow] = int32(oh*p.stride*wp + ow*p.stride)
+			}
+		}
+	}
 	if per := pl.rows * pl.p; per > 0 {
 		nmax := max(1, colCap/per)
 		chunks := (s.n + nmax - 1) / nmax
@@ -213,6 +251,9 @@ func (p convParams) plan(cache **convPlan, x, w tensor.Shape) (*convPlan, error)
 		pl.chunk = s.n
 	}
 	pl.unitMin = max(1, (1<<14)/max(1, pl.ka*pl.p))
+	if pl.useShift() {
+		pl.shift = newShiftPlan(pl)
+	}
 	*cache = pl
 	return pl, nil
 }
@@ -399,6 +440,8 @@ func convForwardT[T linalg.Float](pl *convPlan, y, x, w []T) {
 		for g := range pl.groups {
 			pgemm(false, true, pl.n, pl.og, pl.cg, x[g*pl.cg:], pl.c, wp[g*pl.og*pl.cg:], pl.cg, 0, y[g*pl.og:], pl.o)
 		}
+	case pl.shift != nil:
+		shiftForward(pl, y, x, w)
 	case pl.perImg:
 		wp, wb := packFilters(pl, w)
 		defer putScratch(wb)
@@ -408,6 +451,8 @@ func convForwardT[T linalg.Float](pl *convPlan, y, x, w []T) {
 			colb = getScratch[T](pl.chunk * pl.rows * pl.p)
 			defer putScratch(colb)
 		}
+		pb := padScratch[T](pl, pl.chunk)
+		defer putScratch(pb)
 		for n0 := 0; n0 < pl.n; n0 += pl.chunk {
 			nb := min(pl.chunk, pl.n-n0)
 			parallel.For(nb, 1, func(lo, hi int) {
@@ -418,7 +463,7 @@ func convForwardT[T linalg.Float](pl *convPlan, y, x, w []T) {
 						col = x[n*pl.c*pl.hw:]
 					} else {
 						col = colb.s[i*pl.rows*pl.p:]
-						im2col(pl, col, pl.p, x, n, 0, pl.c)
+						im2col(pl, col, pl.p, x, n, 0, pl.c, padSlot(pl, pb, i, 1))
 					}
 					for g := range pl.groups {
 						linalg.Gemm(false, false, pl.og, pl.p, kdim, 1, wp[g*pl.og*kdim:], kdim,
@@ -461,6 +506,8 @@ func convBackwardInputT[T linalg.Float](pl *convPlan, dx, w, dy []T) {
 		for g := range pl.groups {
 			pgemm(false, false, pl.n, pl.cg, pl.og, dy[g*pl.og:], pl.o, wp[g*pl.og*pl.cg:], pl.cg, 0, dx[g*pl.cg:], pl.c)
 		}
+	case pl.shift != nil:
+		shiftBackwardInput(pl, dx, w, dy)
 	case pl.perImg:
 		wp, wb := packFilters(pl, w)
 		defer putScratch(wb)
@@ -470,6 +517,8 @@ func convBackwardInputT[T linalg.Float](pl *convPlan, dx, w, dy []T) {
 			colb = getScratch[T](pl.chunk * pl.rows * pl.p)
 			defer putScratch(colb)
 		}
+		pb := padScratch[T](pl, pl.chunk)
+		defer putScratch(pb)
 		for n0 := 0; n0 < pl.n; n0 += pl.chunk {
 			nb := min(pl.chunk, pl.n-n0)
 			parallel.For(nb, 1, func(lo, hi int) {
@@ -486,7 +535,7 @@ func convBackwardInputT[T linalg.Float](pl *convPlan, dx, w, dy []T) {
 							dy[(n*pl.o+g*pl.og)*pl.p:], pl.p, 0, dcol[g*kdim*pl.p:], pl.p)
 					}
 					if !pl.point {
-						col2im(pl, dx, n, 0, pl.c, dcol, pl.p)
+						col2im(pl, dx, n, 0, pl.c, dcol, pl.p, padSlot(pl, pb, i, 1))
 					}
 				}
 			})
@@ -524,6 +573,8 @@ func convBackwardFilterT[T linalg.Float](pl *convPlan, dw, x, dy []T) {
 			pgemm(true, false, pl.og, pl.cg, pl.n, dy[g*pl.og:], pl.o, x[g*pl.cg:], pl.c, 0, dwp[g*pl.og*pl.cg:], pl.cg)
 		}
 		unpackGrad(pl, dw, dwp, wb)
+	case pl.shift != nil:
+		shiftBackwardFilter(pl, dw, x, dy)
 	default:
 		dwp, wb := packedGrad(pl, dw)
 		kdim := pl.cg * pl.ka
@@ -591,31 +642,72 @@ func unpackGrad[T linalg.Float](pl *convPlan, dw, dwp []T, b *scratch[T]) {
 	putScratch(b)
 }
 
-// im2col writes the rows of channels [c0, c1) of image n's column matrix:
-// element (c*ka+t, oh*OW+ow) goes to col[(c*ka+t)*ld + oh*OW + ow].
-func im2col[T linalg.Float](pl *convPlan, col []T, ld int, x []T, n, c0, c1 int) {
-	s, ow := pl.stride, pl.ow
+// im2col writes the rows of channels [c0, c1) of image n's column matrix
+// (not for pointwise convolutions, whose column matrix is the image):
+// element (c*ka+t, oh*OW+ow) goes to col[(c*ka+t)*ld + oh*OW + ow]. pad is
+// scratch for one padded plane (gather path with padding only).
+func im2col[T linalg.Float](pl *convPlan, col []T, ld int, x []T, n, c0, c1 int, pad []T) {
 	for c := c0; c < c1; c++ {
 		xc := x[(n*pl.c+c)*pl.hw:][:pl.hw]
-		for t := range pl.ka {
-			kh, kw := pl.tapH[t], pl.tapW[t]
-			row := col[(c*pl.ka+t)*ld:][:pl.p]
-			ohLo, ohHi := pl.ohLo[kh], pl.ohHi[kh]
-			owLo, owHi := pl.owLo[kw], pl.owHi[kw]
-			ihOff, iwOff := kh*pl.dil-pl.pad, kw*pl.dil-pl.pad
-			clear(row[:ohLo*ow])
-			clear(row[ohHi*ow:])
-			for oh := ohLo; oh < ohHi; oh++ {
-				seg := row[oh*ow : oh*ow+ow]
-				clear(seg[:owLo])
-				clear(seg[owHi:])
-				src := xc[(oh*s+ihOff)*pl.w:][:pl.w]
-				if s == 1 {
-					copy(seg[owLo:owHi], src[owLo+iwOff:])
-				} else {
-					for j := owLo; j < owHi; j++ {
-						seg[j] = src[j*s+iwOff]
-					}
+		switch {
+		case pl.gather:
+			src := xc
+			if pl.pad > 0 {
+				src = padPlane(pl, pad, xc)
+			}
+			for t, base := range pl.tapOff {
+				gatherRow(col[(c*pl.ka+t)*ld:], src[base:], pl.posOff)
+			}
+		default:
+			im2colRows(pl, col, ld, xc, c)
+		}
+	}
+}
+
+// padPlane copies the plane xc into the middle of the zero-bordered plane
+// pad [H+2*padding, W+2*padding] and returns it.
+func padPlane[T linalg.Float](pl *convPlan, pad, xc []T) []T {
+	wp := pl.w + 2*pl.pad
+	pad = pad[:(pl.h+2*pl.pad)*wp]
+	clear(pad[:pl.pad*wp])
+	clear(pad[(pl.h+pl.pad)*wp:])
+	for ih := range pl.h {
+		row := pad[(ih+pl.pad)*wp:][:wp]
+		src := xc[ih*pl.w:][:pl.w]
+		for j := range pl.pad {
+			row[j] = 0
+			row[wp-1-j] = 0
+		}
+		// A loop beats copy's call for the narrow planes this serves.
+		dst := row[pl.pad:][:len(src)]
+		for j, v := range src {
+			dst[j] = v
+		}
+	}
+	return pad
+}
+
+// im2colRows is im2col for one channel by row copies, for wide planes.
+func im2colRows[T linalg.Float](pl *convPlan, col []T, ld int, xc []T, c int) {
+	s, ow := pl.stride, pl.ow
+	for t := range pl.ka {
+		kh, kw := pl.tapH[t], pl.tapW[t]
+		row := col[(c*pl.ka+t)*ld:][:pl.p]
+		ohLo, ohHi := pl.ohLo[kh], pl.ohHi[kh]
+		owLo, owHi := pl.owLo[kw], pl.owHi[kw]
+		ihOff, iwOff := kh*pl.dil-pl.pad, kw*pl.dil-pl.pad
+		clear(row[:ohLo*ow])
+		clear(row[ohHi*ow:])
+		for oh := ohLo; oh < ohHi; oh++ {
+			seg := row[oh*ow : oh*ow+ow]
+			clear(seg[:owLo])
+			clear(seg[owHi:])
+			src := xc[(oh*s+ihOff)*pl.w:][:pl.w]
+			if s == 1 {
+				copy(seg[owLo:owHi], src[owLo+iwOff:])
+			} else {
+				for j := owLo; j < owHi; j++ {
+					seg[j] = src[j*s+iwOff]
 				}
 			}
 		}
@@ -623,62 +715,215 @@ func im2col[T linalg.Float](pl *convPlan, col []T, ld int, x []T, n, c0, c1 int)
 }
 
 // col2im sets the planes of channels [c0, c1) of image n of dx to the sum
-// of their column-matrix entries (the layout of im2col).
-func col2im[T linalg.Float](pl *convPlan, dx []T, n, c0, c1 int, col []T, ld int) {
-	s, ow := pl.stride, pl.ow
+// of their column-matrix entries (the layout of im2col); pad as there.
+func col2im[T linalg.Float](pl *convPlan, dx []T, n, c0, c1 int, col []T, ld int, pad []T) {
 	for c := c0; c < c1; c++ {
 		dxc := dx[(n*pl.c+c)*pl.hw:][:pl.hw]
-		clear(dxc)
-		for t := range pl.ka {
-			kh, kw := pl.tapH[t], pl.tapW[t]
-			row := col[(c*pl.ka+t)*ld:][:pl.p]
-			owLo, owHi := pl.owLo[kw], pl.owHi[kw]
-			ihOff, iwOff := kh*pl.dil-pl.pad, kw*pl.dil-pl.pad
-			for oh := pl.ohLo[kh]; oh < pl.ohHi[kh]; oh++ {
-				seg := row[oh*ow+owLo : oh*ow+owHi]
-				dst := dxc[(oh*s+ihOff)*pl.w:][:pl.w]
-				if s == 1 {
-					d := dst[owLo+iwOff:][:len(seg)]
-					for j, v := range seg {
-						d[j] += v
-					}
-				} else {
-					for j, v := range seg {
-						dst[(owLo+j)*s+iwOff] += v
-					}
+		switch {
+		case pl.gather:
+			dst := dxc
+			if pl.pad > 0 {
+				dst = pad[:(pl.h+2*pl.pad)*(pl.w+2*pl.pad)]
+			}
+			clear(dst)
+			for t, base := range pl.tapOff {
+				scatterAddRow(dst[base:], col[(c*pl.ka+t)*ld:], pl.posOff)
+			}
+			if pl.pad > 0 {
+				wp := pl.w + 2*pl.pad
+				for ih := range pl.h {
+					copy(dxc[ih*pl.w:(ih+1)*pl.w], dst[(ih+pl.pad)*wp+pl.pad:])
+				}
+			}
+		default:
+			col2imRows(pl, dxc, col, ld, c)
+		}
+	}
+}
+
+// col2imRows is col2im for one channel by rows, for wide planes.
+func col2imRows[T linalg.Float](pl *convPlan, dxc, col []T, ld, c int) {
+	s, ow := pl.stride, pl.ow
+	clear(dxc)
+	for t := range pl.ka {
+		kh, kw := pl.tapH[t], pl.tapW[t]
+		row := col[(c*pl.ka+t)*ld:][:pl.p]
+		owLo, owHi := pl.owLo[kw], pl.owHi[kw]
+		ihOff, iwOff := kh*pl.dil-pl.pad, kw*pl.dil-pl.pad
+		for oh := pl.ohLo[kh]; oh < pl.ohHi[kh]; oh++ {
+			seg := row[oh*ow+owLo : oh*ow+owHi]
+			dst := dxc[(oh*s+ihOff)*pl.w:][:pl.w]
+			if s == 1 {
+				d := dst[owLo+iwOff:][:len(seg)]
+				for j, v := range seg {
+					d[j] += v
+				}
+			} else {
+				for j, v := range seg {
+					dst[(owLo+j)*s+iwOff] += v
 				}
 			}
 		}
 	}
 }
 
+// padScratch returns scratch for planes padded planes (nil when the
+// kernels need none).
+func padScratch[T linalg.Float](pl *convPlan, planes int) *scratch[T] {
+	if !pl.gather || pl.pad == 0 {
+		return nil
+	}
+	return getScratch[T](planes * pl.padLen)
+}
+
+// padSlot is the i-th group of planes planes of a padScratch buffer.
+func padSlot[T linalg.Float](pl *convPlan, b *scratch[T], i, planes int) []T {
+	if b == nil {
+		return nil
+	}
+	return b.s[i*planes*pl.padLen:][:planes*pl.padLen]
+}
+
+// imageBlock is how many images one parallel unit of im2colChunk and
+// col2imChunk handles for one channel: enough units for the workers, long
+// runs of consecutive writes for each.
+func (pl *convPlan) imageBlock(nb int) int {
+	return min(nb, max(1, (nb*pl.c+31)/32))
+}
+
 // im2colChunk fills the column matrix of images [n0, n0+nb), in parallel
-// over (image, channel) pairs.
+// over (channel, image block) pairs; each writes its rows sequentially.
 func im2colChunk[T linalg.Float](pl *convPlan, col, x []T, n0, nb int) {
 	ld := nb * pl.p
-	units := nb * pl.c
-	parallel.For(units, parallel.Grain(units, pl.unitMin), func(lo, hi int) {
-		for u := lo; u < hi; {
-			i, c := u/pl.c, u%pl.c
-			c1 := min(pl.c, c+hi-u)
-			im2col(pl, col[i*pl.p:], ld, x, n0+i, c, c1)
-			u += c1 - c
+	ib := pl.imageBlock(nb)
+	blocks := (nb + ib - 1) / ib
+	units := pl.c * blocks
+	grain := parallel.Grain(units, max(1, pl.unitMin/ib))
+	pb := padScratch[T](pl, parallel.Chunks(units, grain)*ib)
+	defer putScratch(pb)
+	parallel.For(units, grain, func(lo, hi int) {
+		pad := padSlot(pl, pb, lo/grain, ib)
+		for u := lo; u < hi; u++ {
+			c, i0 := u/blocks, (u%blocks)*ib
+			i1 := min(nb, i0+ib)
+			switch {
+			case pl.point:
+				for i := i0; i < i1; i++ {
+					copy(col[c*ld+i*pl.p:][:pl.p], x[((n0+i)*pl.c+c)*pl.hw:][:pl.hw])
+				}
+			case pl.gather:
+				im2colGather(pl, col, ld, x, n0, c, i0, i1, pad)
+			default:
+				for i := i0; i < i1; i++ {
+					im2colRows(pl, col[i*pl.p:], ld, x[((n0+i)*pl.c+c)*pl.hw:][:pl.hw], c)
+				}
+			}
 		}
 	})
 }
 
-// col2imChunk is im2colChunk's adjoint for dx.
+// im2colGather writes the rows of channel c for images [i0, i1) of the
+// chunk starting at image n0, by offset tables, row by row.
+func im2colGather[T linalg.Float](pl *convPlan, col []T, ld int, x []T, n0, c, i0, i1 int, pad []T) {
+	plane := func(i int) []T { return x[((n0+i)*pl.c+c)*pl.hw:][:pl.hw] }
+	if pl.pad > 0 {
+		for i := i0; i < i1; i++ {
+			padPlane(pl, pad[(i-i0)*pl.padLen:], plane(i))
+		}
+	}
+	for t, base := range pl.tapOff {
+		row := col[(c*pl.ka+t)*ld:]
+		for i := i0; i < i1; i++ {
+			var st []T
+			if pl.pad > 0 {
+				st = pad[(i-i0)*pl.padLen+base:]
+			} else {
+				st = plane(i)[base:]
+			}
+			gatherRow(row[i*pl.p:], st, pl.posOff)
+		}
+	}
+}
+
+// gatherRow sets dst[p] = src[off[p]]. It is a function of its own so that
+// the loop keeps its state in registers.
+func gatherRow[T linalg.Float](dst, src []T, off []int32) {
+	dst = dst[:len(off)]
+	for p, o := range off {
+		dst[p] = src[o]
+	}
+}
+
+// scatterAddRow adds src[p] to dst[off[p]].
+func scatterAddRow[T linalg.Float](dst, src []T, off []int32) {
+	src = src[:len(off)]
+	for p, o := range off {
+		dst[o] += src[p]
+	}
+}
+
+// col2imChunk is im2colChunk's adjoint: it sets dx of images [n0, n0+nb)
+// to the sums of their column-matrix entries.
 func col2imChunk[T linalg.Float](pl *convPlan, dx, col []T, n0, nb int) {
 	ld := nb * pl.p
-	units := nb * pl.c
-	parallel.For(units, parallel.Grain(units, pl.unitMin), func(lo, hi int) {
-		for u := lo; u < hi; {
-			i, c := u/pl.c, u%pl.c
-			c1 := min(pl.c, c+hi-u)
-			col2im(pl, dx, n0+i, c, c1, col[i*pl.p:], ld)
-			u += c1 - c
+	ib := pl.imageBlock(nb)
+	blocks := (nb + ib - 1) / ib
+	units := pl.c * blocks
+	grain := parallel.Grain(units, max(1, pl.unitMin/ib))
+	pb := padScratch[T](pl, parallel.Chunks(units, grain)*ib)
+	defer putScratch(pb)
+	parallel.For(units, grain, func(lo, hi int) {
+		pad := padSlot(pl, pb, lo/grain, ib)
+		for u := lo; u < hi; u++ {
+			c, i0 := u/blocks, (u%blocks)*ib
+			i1 := min(nb, i0+ib)
+			switch {
+			case pl.point:
+				for i := i0; i < i1; i++ {
+					copy(dx[((n0+i)*pl.c+c)*pl.hw:][:pl.hw], col[c*ld+i*pl.p:][:pl.p])
+				}
+			case pl.gather:
+				col2imGather(pl, dx, col, ld, n0, c, i0, i1, pad)
+			default:
+				for i := i0; i < i1; i++ {
+					col2imRows(pl, dx[((n0+i)*pl.c+c)*pl.hw:][:pl.hw], col[i*pl.p:], ld, c)
+				}
+			}
 		}
 	})
+}
+
+// col2imGather is im2colGather's adjoint.
+func col2imGather[T linalg.Float](pl *convPlan, dx, col []T, ld, n0, c, i0, i1 int, pad []T) {
+	plane := func(i int) []T { return dx[((n0+i)*pl.c+c)*pl.hw:][:pl.hw] }
+	if pl.pad > 0 {
+		clear(pad[:(i1-i0)*pl.padLen])
+	} else {
+		for i := i0; i < i1; i++ {
+			clear(plane(i))
+		}
+	}
+	for t, base := range pl.tapOff {
+		row := col[(c*pl.ka+t)*ld:]
+		for i := i0; i < i1; i++ {
+			var dt []T
+			if pl.pad > 0 {
+				dt = pad[(i-i0)*pl.padLen+base:]
+			} else {
+				dt = plane(i)[base:]
+			}
+			scatterAddRow(dt, row[i*pl.p:], pl.posOff)
+		}
+	}
+	if pl.pad > 0 {
+		wp := pl.w + 2*pl.pad
+		for i := i0; i < i1; i++ {
+			d, src := plane(i), pad[(i-i0)*pl.padLen:]
+			for ih := range pl.h {
+				copy(d[ih*pl.w:(ih+1)*pl.w], src[(ih+pl.pad)*wp+pl.pad:])
+			}
+		}
+	}
 }
 
 // transposeChunk moves images [n0, n0+nb) between the NCHW tensor t

@@ -54,6 +54,8 @@ var convCases = []convCase{
 	{"1x1 plane 1x1 kernel", [4]int{3, 5, 1, 1}, [4]int{4, 5, 1, 1}, 1, 0, 1, 1},
 	{"padding only (no active tap)", [4]int{2, 3, 1, 1}, [4]int{2, 3, 1, 1}, 2, 1, 1, 1},
 	{"padding larger than kernel", [4]int{1, 2, 3, 3}, [4]int{2, 2, 2, 2}, 1, 3, 1, 1},
+	{"wide plane (row copies)", [4]int{2, 2, 5, 40}, [4]int{3, 2, 3, 3}, 1, 1, 1, 1},
+	{"wide plane stride 2 dilation 2", [4]int{1, 2, 9, 75}, [4]int{2, 2, 3, 3}, 2, 2, 2, 1},
 	{"several chunks", [4]int{5, 256, 14, 14}, [4]int{8, 256, 3, 3}, 1, 1, 1, 1},
 }
 
@@ -199,24 +201,31 @@ func convInputs(tc convCase) (x, w, dy []float64) {
 	return x, w, dy
 }
 
+// Every case runs under every strategy selection, so each code path sees
+// strides, padding, dilation, groups and odd shapes.
 func TestConv2DMatchesDirectDefinition(t *testing.T) {
-	for _, tc := range convCases {
-		t.Run(tc.name, func(t *testing.T) {
-			x, w, dy := convInputs(tc)
-			wantY, wantDx, wantDw, _, _ := convRef(tc, x, w, dy)
-			for _, dt := range []struct {
-				dt  tensor.Dtype
-				tol float64
-			}{{tensor.Float64, 1e-12}, {tensor.Float32, 1e-5}} {
-				y, dx, dw := convRun(t, tc, dt.dt, x, w, dy)
-				for _, r := range []struct {
-					what      string
-					got, want []float64
-				}{{"y", y, wantY}, {"dx", dx, wantDx}, {"dw", dw, wantDw}} {
-					if err := convClose(r.got, r.want, dt.tol); err != nil {
-						t.Errorf("%v %s: %v", dt.dt, r.what, err)
+	for _, mode := range nn.ConvPathModes {
+		t.Run(mode, func(t *testing.T) {
+			defer nn.ConvPaths(mode)()
+			for _, tc := range convCases {
+				t.Run(tc.name, func(t *testing.T) {
+					x, w, dy := convInputs(tc)
+					wantY, wantDx, wantDw, _, _ := convRef(tc, x, w, dy)
+					for _, dt := range []struct {
+						dt  tensor.Dtype
+						tol float64
+					}{{tensor.Float64, 1e-12}, {tensor.Float32, 1e-5}} {
+						y, dx, dw := convRun(t, tc, dt.dt, x, w, dy)
+						for _, r := range []struct {
+							what      string
+							got, want []float64
+						}{{"y", y, wantY}, {"dx", dx, wantDx}, {"dw", dw, wantDw}} {
+							if err := convClose(r.got, r.want, dt.tol); err != nil {
+								t.Errorf("%v %s: %v", dt.dt, r.what, err)
+							}
+						}
 					}
-				}
+				})
 			}
 		})
 	}
@@ -224,6 +233,15 @@ func TestConv2DMatchesDirectDefinition(t *testing.T) {
 
 func TestConv2DDeterministicAcrossWorkers(t *testing.T) {
 	defer func(w int) { parallel.Workers = w }(parallel.Workers)
+	for _, mode := range nn.ConvPathModes {
+		t.Run(mode, func(t *testing.T) {
+			defer nn.ConvPaths(mode)()
+			testConvDeterministic(t)
+		})
+	}
+}
+
+func testConvDeterministic(t *testing.T) {
 	for _, tc := range convCases {
 		t.Run(tc.name, func(t *testing.T) {
 			x, w, dy := convInputs(tc)
@@ -354,6 +372,27 @@ func convProd(s []int) int {
 		n *= d
 	}
 	return n
+}
+
+func TestConv2DBackwardRejectsBadShapes(t *testing.T) {
+	g := G.NewGraph()
+	x, _ := nn.Input(g, "x", tensor.Float32, 2, 3, 6, 6)
+	w, _ := nn.Input(g, "w", tensor.Float32, 4, 3, 3, 3)
+	dy, _ := nn.Input(g, "dy", tensor.Float32, 2, 4, 5, 6) // want [2 4 6 6]
+	for _, tc := range []struct {
+		name  string
+		build func()
+	}{
+		{"input gradient", func() { nn.Conv2DBackwardInput(w, dy, tensor.Shape{2, 3, 6, 6}, 1, 1, 1, 1) }},
+		{"filter gradient", func() { nn.Conv2DBackwardFilter(x, dy, tensor.Shape{4, 3, 3, 3}, 1, 1, 1, 1) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := nn.Build(tc.build)
+			if err == nil || !strings.Contains(err.Error(), "output gradient has shape") {
+				t.Fatalf("error %v, want one about the output gradient's shape", err)
+			}
+		})
+	}
 }
 
 func TestConv2DRejectsBadShapes(t *testing.T) {
