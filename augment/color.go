@@ -2,7 +2,6 @@ package augment
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 )
 
@@ -141,13 +140,15 @@ func AdjustHue(dst, src Image, factor float64) {
 	}
 }
 
-// mod1 is Python's/torch's x % 1.0 for float32 (result in [0, 1)).
+// mod1 is torch's x % 1.0 (remainder, result in [0, 1)) for float32 x
+// in (-2^31, 2^31): x - floor(x), which rounds exactly as torch's
+// fmod-then-add-divisor does.
 func mod1(x float32) float32 {
-	m := float32(math.Mod(float64(x), 1))
-	if m != 0 && m < 0 {
-		m++
+	f := float32(int32(x)) // truncation
+	if f > x {
+		f--
 	}
-	return m
+	return x - f
 }
 
 // rgbToHSV is torchvision's _rgb2hsv for one pixel, in float32.
@@ -176,19 +177,19 @@ func rgbToHSV(r, g, b float32) (h, s, v float32) {
 	default:
 		h = 4 + gc - rc
 	}
-	h = float32(math.Mod(float64(h/6+1), 1))
+	// torch.fmod(h/6 + 1, 1) with h/6 + 1 in [0.8, 2): subtracting the
+	// integer part is exact there.
+	x := h/6 + 1
+	h = x - float32(int32(x))
 	return h, s, maxc
 }
 
 // hsvToRGB is torchvision's _hsv2rgb for one pixel, in float32.
 func hsvToRGB(h, s, v float32) (r, g, b float32) {
-	h6 := h * 6
-	fi := float32(math.Floor(float64(h6)))
-	f := h6 - fi
-	i := int32(fi) % 6
-	if i < 0 {
-		i += 6
-	}
+	h6 := h * 6 // h in [0, 1): h6 in [0, 6], floor = truncation
+	i := int32(h6)
+	f := h6 - float32(i)
+	i %= 6
 	p := clamp01(v * (1 - s))
 	q := clamp01(v * (1 - s*f))
 	t := clamp01(v * (1 - s*(1-f)))
