@@ -1,7 +1,112 @@
 // Package dataset holds labeled image collections in memory and turns them
-// into batches of augmented views.
+// into batches of augmented views for self-supervised training.
 //
-// See Open for the dataset spec strings every example and tool accepts
-// (synthetic, cifar10:DIR, cifar100:DIR, fashion-mnist[:DIR], mnist:DIR,
-// folder:DIR) and Loader for the parallel, deterministic batch loader.
+// # Datasets
+//
+// A Dataset is indexed: Len images, Image(i) as an augment.Image (CHW
+// float32 in [0, 1]), Label(i) in [0, Classes()). Datasets are read-only
+// after construction, so the Loader's workers call them concurrently.
+// Every file format decodes to a U8Set, which keeps 8-bit samples (CIFAR-10's
+// 50,000 training images take 150 MB, not 600 MB as float32) and
+// implements ImageDecoder: DecodeImage(i, dst) converts image i into a
+// caller-owned buffer (b / 255, as torchvision's ToTensor), so the Loader
+// allocates nothing per image. ClassNamer gives class names where known.
+//
+// Subset, Head, Shuffle (a deterministic permutation from a seed) and
+// PerClass (a class-balanced subset) select images; RGB presents a
+// grayscale set (Fashion-MNIST, MNIST) as three identical channels.
+//
+// # Spec strings
+//
+// Every example and tool names its data with one string, parsed by Open
+// (SpecUsage is the help text):
+//
+//	synthetic                      the embedded set (below); options train=N, test=N, size=N, seed=N
+//	cifar10:DIR                    CIFAR-10 binary version
+//	cifar100:DIR                   CIFAR-100 binary version; option coarse (20 superclasses)
+//	fashion-mnist[:DIR]            Fashion-MNIST, default DIR /usr/share/datasets/fashion-mnist
+//	mnist:DIR                      MNIST
+//	folder:DIR                     an image folder; option size=N (default 224)
+//	options of all: limit=N (the first N images), rgb (gray as 3 channels)
+//
+// for example "fashion-mnist,rgb,limit=10000" or "folder:/data/coco,size=64".
+// Each has a Train and a Test split. Unknown names and options are errors
+// reported before anything is loaded, never silently ignored.
+//
+// # Formats and where to get them
+//
+// CIFAR-10 and CIFAR-100 (https://www.cs.toronto.edu/~kriz/cifar.html):
+// download cifar-10-binary.tar.gz or cifar-100-binary.tar.gz and unpack
+// it; DIR is the unpacked folder (cifar-10-batches-bin with
+// data_batch_1.bin … data_batch_5.bin and test_batch.bin; cifar-100-binary
+// with train.bin and test.bin) or its parent. Records are a label byte (two
+// for CIFAR-100: coarse, fine) and 3072 pixel bytes in CHW order. Files
+// must hold a whole number of records, at most 10,000 (CIFAR-10) or 50,000
+// (CIFAR-100), with labels in range.
+//
+// Fashion-MNIST and MNIST use LeCun's IDX format (train-images-idx3-ubyte,
+// train-labels-idx1-ubyte, t10k-…), gzipped or not (detected from the
+// content). On Debian-based machines `apt-get install dataset-fashion-mnist`
+// installs Fashion-MNIST in /usr/share/datasets/fashion-mnist, the default
+// of the fashion-mnist spec; otherwise download it from
+// https://github.com/zalandoresearch/fashion-mnist. The data must be
+// exactly as long as the header declares.
+//
+// Image folders follow torchvision's ImageFolder: DIR/<class>/…/<file> with
+// classes in sorted order, PNG, JPEG and GIF decoded by the standard
+// library, converted to RGB and resized to size x size with PyTorch's
+// antialiased bilinear filter; folder:DIR takes the training split from
+// DIR/train when it exists (else DIR itself) and the test split from
+// DIR/val or DIR/test. This serves COCO and ImageNet subsets (thesis
+// Section 4.2).
+//
+// # Errors
+//
+// Parsers return errors that name the file and, where it applies, the
+// record, and wrap ErrTruncated, ErrOversized or ErrCorrupt for errors.Is:
+//
+//	dataset: cifar10: /data/cifar/data_batch_3.bin: record 9999: only 100 of its 3073 bytes (…): truncated
+//	dataset: idx: /data/fmnist/train-labels-idx1-ubyte.gz: record 17: label 12 outside [0, 10): corrupt
+//
+// Every binary parser has a fuzz target (FuzzDecodeCIFAR10,
+// FuzzDecodeCIFAR100, FuzzReadIDX, FuzzDecodeImageFile) whose seed corpus
+// runs with go test.
+//
+// # The synthetic set
+//
+// Synthetic generates, in code and in a fraction of a second, 10 classes of
+// shapes (SyntheticClasses: disk, square, triangle, plus, ring, diamond,
+// cross, frame, stripes, checker) with random colors, positions, scales and
+// gradient backgrounds: the class is the shape, everything else a nuisance
+// the SSL augmentations vary. It is the default dataset of the quickstart
+// and of tests that must run anywhere (5000 training and 1000 test images
+// of 32 x 32 by default), deterministic from its seed.
+//
+// # Loader
+//
+// NewLoader makes batches of M augmented views (LoaderConfig.Views, e.g.
+// augment.MultiView(2, augment.SimSiamView(32, augment.CIFAR10Norm))).
+// Loader.Epoch starts the workers for one epoch; Next returns the batches
+// in order. A Batch holds, per view j, Views[j]: Size images of
+// Shapes[j] = {C, H, W} as float32 NCHW, ready to back a tensor, plus
+// Labels and the dataset Indices.
+//
+// Ownership and memory: batches live in a pool of Prefetch buffers
+// (default Workers + 1) that the Loader reuses, so a batch is valid only
+// until the next Next or Close, and memory stays at Prefetch batches
+// whatever the speed of the consumer. Copy what must outlive the step.
+//
+// Reproducibility: the epoch order is a permutation drawn from (Seed,
+// epoch) when Shuffle is set, and every image's augmentation is drawn from
+// its own stream (Seed, epoch, dataset index) (see augment.SampleRand).
+// The batches are therefore bit-identical for any number of workers, and
+// an image's views do not even depend on the batch size.
+//
+// Stopping: Close stops the workers and waits for them; cancelling the
+// context given to Epoch does the same from outside, Next then returns
+// false and Err the context's error. DropLast drops a last partial batch,
+// as training usually does.
+//
+// Speed: on one core the Loader produces about 16,000 SimSiam views of
+// 32 x 32 per second (BenchmarkLoader, ../bench/data.md).
 package dataset
