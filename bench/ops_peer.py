@@ -2,37 +2,41 @@
 (nn/ops_bench_test.go): forward + backward at the shapes ResNet-18 sees at
 32x32 input, batch 64, plus the projection head's BatchNorm1d(2048).
 
-usage: /usr/bin/python3 bench/ops_peer.py [repeats] [threads]
+usage: /usr/bin/python3 bench/ops_peer.py [blocks] [threads]
 
 Each case times y = op(x); y.backward(dy) with x.requires_grad set (and
 BatchNorm in train mode: batch statistics, running-statistics update,
-input/weight/bias gradients) and prints the median of `repeats` runs after
-a warm-up, in microseconds, with the same GB/s and img/s figures as the Go
-benchmark (GB/s counts the bytes the pair must move at least).
+input/weight/bias gradients). After a warm-up it times `blocks` blocks of
+10 calls and prints the fastest block's mean per call, in microseconds,
+with the same GB/s and img/s figures as the Go benchmark (GB/s counts the
+bytes the pair must move at least). The best block, not the median, is
+what stays comparable on a machine shared with other work; run the Go
+side as `go test -bench ... -benchtime 10x -count N` and take its best
+ns/op likewise.
 """
-import statistics
 import sys
 import time
 
 import torch
 import torch.nn.functional as F
 
-repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 50
+blocks = int(sys.argv[1]) if len(sys.argv) > 1 else 8
 torch.set_num_threads(int(sys.argv[2]) if len(sys.argv) > 2 else 2)
 
 BATCH = 64
 ACTS = [(64, 16, 16), (64, 8, 8), (128, 4, 4), (256, 2, 2), (512, 1, 1)]
 
 
-def timeit(fn):
+def timeit(fn, per_block=10):
     for _ in range(3):
         fn()
     ts = []
-    for _ in range(repeats):
+    for _ in range(blocks):
         t = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t)
-    return statistics.median(ts)
+        for _ in range(per_block):
+            fn()
+        ts.append((time.perf_counter() - t) / per_block)
+    return min(ts)
 
 
 def report(name, sec, batch, nbytes):

@@ -84,14 +84,11 @@ func unaryForward[T floating](u unary, y, x []T) {
 		y, x := y[lo:hi], x[lo:hi]
 		switch u {
 		case opReLU:
+			// Branch-free (signs are unpredictable); max keeps NaN, as
+			// torch.relu does.
+			y = y[:len(x)]
 			for i, v := range x {
-				// v > 0 keeps NaN out of the zero branch: relu(NaN) = NaN
-				// as in PyTorch.
-				if v > 0 || v != v {
-					y[i] = v
-				} else {
-					y[i] = 0
-				}
+				y[i] = max(v, 0)
 			}
 		case opSiLU:
 			for i, v := range x {
@@ -113,14 +110,11 @@ func unaryBackward[T floating](u unary, dx, x, y, dy []T) {
 		dx, x, y, dy := dx[lo:hi], x[lo:hi], y[lo:hi], dy[lo:hi]
 		switch u {
 		case opReLU:
-			for i, v := range y {
-				// PyTorch's threshold_backward: zero where y <= 0, so a
-				// NaN output passes dy through.
-				if v <= 0 {
-					dx[i] = 0
-				} else {
-					dx[i] = dy[i]
-				}
+			switch dx := any(dx).(type) {
+			case []float32:
+				reluGrad32(dx, any(y).([]float32), any(dy).([]float32))
+			case []float64:
+				reluGrad64(dx, any(y).([]float64), any(dy).([]float64))
 			}
 		case opSiLU:
 			for i, v := range x {
@@ -133,6 +127,32 @@ func unaryBackward[T floating](u unary, dx, x, y, dy []T) {
 			}
 		}
 	})
+}
+
+// reluGrad32 and reluGrad64 set dx = 0 where y <= 0 and dy elsewhere
+// (PyTorch's threshold_backward, so a NaN output passes dy through),
+// selecting bit patterns so that the compiler emits conditional moves
+// rather than unpredictable branches.
+func reluGrad32(dx, y, dy []float32) {
+	dx, dy = dx[:len(y)], dy[:len(y)]
+	for i, v := range y {
+		b := math.Float32bits(dy[i])
+		if v <= 0 {
+			b = 0
+		}
+		dx[i] = math.Float32frombits(b)
+	}
+}
+
+func reluGrad64(dx, y, dy []float64) {
+	dx, dy = dx[:len(y)], dy[:len(y)]
+	for i, v := range y {
+		b := math.Float64bits(dy[i])
+		if v <= 0 {
+			b = 0
+		}
+		dx[i] = math.Float64frombits(b)
+	}
 }
 
 type unaryKernel struct {

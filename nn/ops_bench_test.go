@@ -30,8 +30,10 @@ func actName(s []int) string {
 
 func opsBenchTensor(shape ...int) *tensor.Dense {
 	t := tensor.New(tensor.WithShape(shape...), tensor.Of(tensor.Float32))
+	// Pseudo-random values in [-1, 1): signs and maxima as unpredictable
+	// as in a network's activations.
 	for i, d := 0, t.Data().([]float32); i < len(d); i++ {
-		d[i] = float32((i*7919)%1000)/500 - 1
+		d[i] = float32(splitmix64(uint64(i))>>40)/(1<<23) - 1
 	}
 	return t
 }
