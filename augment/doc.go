@@ -93,7 +93,8 @@
 // # Speed
 //
 // On one core of the project's 2-core machines a SimSiam view of a
-// 32 x 32 image takes about 50 µs (about 20,000 views/s; see
-// BenchmarkViews and ../bench/data.md), some 100 times what a training
-// step consumes.
+// 32 x 32 image takes 50-160 µs depending on the machine's load (6,000 to
+// 20,000 views/s, about 15 times torchvision's tensor pipeline; see
+// BenchmarkViews and ../bench/data.md), far more than a training step
+// consumes.
 package augment

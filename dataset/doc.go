@@ -107,6 +107,7 @@
 // false and Err the context's error. DropLast drops a last partial batch,
 // as training usually does.
 //
-// Speed: on one core the Loader produces about 16,000 SimSiam views of
-// 32 x 32 per second (BenchmarkLoader, ../bench/data.md).
+// Speed: on one core the Loader produces 12,000 to 19,000 SimSiam views of
+// 32 x 32 per second, depending on the machine's load (BenchmarkLoader,
+// ../bench/data.md).
 package dataset

@@ -127,7 +127,7 @@ func Open(spec string, split Split) (Dataset, error) {
 		}
 		ds, err = LoadCIFAR100(dir, split, coarse)
 	case "fashion-mnist":
-		if !hasDir {
+		if dir == "" {
 			dir = FashionMNISTDir
 		}
 		ds, err = LoadMNIST(dir, split, FashionMNISTClasses)
