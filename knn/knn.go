@@ -182,9 +182,11 @@ func (c *Classifier) newWorkspace() any {
 // run computes the class scores of every query row of queries (nq×dim) and
 // calls visit(i, scores, neighbours, sims) for each, from several
 // goroutines but once per row; scores (length Classes), the neighbours
-// (sorted) and their rescored similarities are only valid during the call.
+// (best first if sorted, else in an order that depends only on the
+// similarities) and their rescored similarities are only valid during the
+// call.
 // It returns an error if queries has the wrong size or a non-finite value.
-func (c *Classifier) run(queries []float32, visit func(i int, scores []float64, nb *topK, sim []float64)) error {
+func (c *Classifier) run(queries []float32, sorted bool, visit func(i int, scores []float64, nb *topK, sim []float64)) error {
 	if len(queries)%c.dim != 0 {
 		return fmt.Errorf("knn: queries: %d values are not a whole number of rows of %d", len(queries), c.dim)
 	}
@@ -193,7 +195,7 @@ func (c *Classifier) run(queries []float32, visit func(i int, scores []float64, 
 	parallel.For(nq, queryBlock, func(lo, hi int) {
 		w := c.pool.Get().(*workspace)
 		defer c.pool.Put(w)
-		bad[lo/queryBlock] = c.block(w, queries[lo*c.dim:hi*c.dim], lo, visit)
+		bad[lo/queryBlock] = c.block(w, queries[lo*c.dim:hi*c.dim], lo, sorted, visit)
 	})
 	for _, b := range bad {
 		if b >= 0 {
@@ -216,7 +218,7 @@ func (c *Classifier) run(queries []float32, visit func(i int, scores []float64, 
 // errors of about 1e-6. The (row, neighbour) pairs of the block are visited
 // in bank order, so that the bank streams through the cache once per block
 // instead of being read at k random rows per query.
-func (c *Classifier) block(w *workspace, q []float32, first int, visit func(int, []float64, *topK, []float64)) int {
+func (c *Classifier) block(w *workspace, q []float32, first int, sorted bool, visit func(int, []float64, *topK, []float64)) int {
 	dim, k := c.dim, c.k
 	m := len(q) / dim
 	qn := w.q[:len(q)]
@@ -240,7 +242,7 @@ func (c *Classifier) block(w *workspace, q []float32, first int, visit func(int,
 	clear(start)
 	for r := 0; r < m; r++ {
 		h := &w.heaps[r]
-		h.sortDesc()
+		h.finish(sorted)
 		for _, b := range h.idx[:h.n] {
 			start[b+1]++
 		}
@@ -265,7 +267,9 @@ func (c *Classifier) block(w *workspace, q []float32, first int, visit func(int,
 	for r := 0; r < m; r++ {
 		h := &w.heaps[r]
 		s, ex := w.scores, exact[r*k:r*k+h.n]
-		h.refine(ex)
+		if sorted {
+			h.refine(ex)
+		}
 		clear(s)
 		for j, b := range h.idx[:h.n] {
 			s[c.labels[b]] += math.Exp(ex[j] / c.cfg.Tau)
@@ -303,30 +307,13 @@ func normalizeRow(row []float32) bool {
 	return true
 }
 
-// dot64 is the dot product of a and b accumulated in float64.
-func dot64(a, b []float32) float64 {
-	b = b[:len(a)]
-	var s0, s1, s2, s3 float64
-	i := 0
-	for ; i+4 <= len(a); i += 4 {
-		s0 += float64(a[i]) * float64(b[i])
-		s1 += float64(a[i+1]) * float64(b[i+1])
-		s2 += float64(a[i+2]) * float64(b[i+2])
-		s3 += float64(a[i+3]) * float64(b[i+3])
-	}
-	for ; i < len(a); i++ {
-		s0 += float64(a[i]) * float64(b[i])
-	}
-	return (s0 + s1) + (s2 + s3)
-}
-
 // Scores returns the class scores of the queries (row-major, nq×dim): row i
 // of the result (nq×Classes, row-major) holds, for each class, the sum of
 // exp(sim/τ) over those of the query's K nearest bank rows (by cosine
 // similarity sim) that carry the class.
 func (c *Classifier) Scores(queries []float32) ([]float64, error) {
 	out := make([]float64, len(queries)/c.dim*c.classes)
-	err := c.run(queries, func(i int, s []float64, _ *topK, _ []float64) {
+	err := c.run(queries, false, func(i int, s []float64, _ *topK, _ []float64) {
 		copy(out[i*c.classes:], s)
 	})
 	if err != nil {
@@ -341,7 +328,7 @@ func (c *Classifier) Scores(queries []float32) ([]float64, error) {
 func (c *Classifier) Predict(queries []float32, n int) ([]int, error) {
 	n = min(max(n, 0), c.classes)
 	out := make([]int, len(queries)/c.dim*n)
-	err := c.run(queries, func(i int, s []float64, _ *topK, _ []float64) {
+	err := c.run(queries, false, func(i int, s []float64, _ *topK, _ []float64) {
 		rankInto(out[i*n:(i+1)*n], s)
 	})
 	if err != nil {
@@ -359,7 +346,7 @@ func (c *Classifier) Neighbours(queries []float32) (idx []int, sim []float64, er
 	k := c.k
 	idx = make([]int, len(queries)/c.dim*k)
 	sim = make([]float64, len(idx))
-	err = c.run(queries, func(i int, _ []float64, h *topK, exact []float64) {
+	err = c.run(queries, true, func(i int, _ []float64, h *topK, exact []float64) {
 		for j := 0; j < h.n; j++ {
 			idx[i*k+j] = int(h.idx[j])
 		}
@@ -428,7 +415,7 @@ func (c *Classifier) Evaluate(queries []float32, labels []int) (Result, error) {
 	}
 	top := min(5, c.classes)
 	hits := make([]int8, nq) // 0 miss, 1 top-5 only, 2 top-1
-	err := c.run(queries, func(i int, s []float64, _ *topK, _ []float64) {
+	err := c.run(queries, false, func(i int, s []float64, _ *topK, _ []float64) {
 		var best [5]int
 		rankInto(best[:top], s)
 		for j, b := range best[:top] {

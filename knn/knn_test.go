@@ -354,7 +354,7 @@ func TestTopKMatchesSort(t *testing.T) {
 		t.Run(fmt.Sprint("k=", k), func(t *testing.T) {
 			h := newTopK(k)
 			for trial := range 20 {
-				n := 1 + r.IntN(300)
+				n := 1 + r.IntN(1500)
 				s := make([]float32, n)
 				for i := range s {
 					s[i] = float32(r.IntN(20)) // many ties
@@ -363,7 +363,7 @@ func TestTopKMatchesSort(t *testing.T) {
 				for lo := 0; lo < n; lo += 37 { // in pieces, like bank blocks
 					h.pushAll(s[lo:min(lo+37, n)], int32(lo))
 				}
-				h.sortDesc()
+				h.finish(true)
 				ord := make([]int, n)
 				for i := range ord {
 					ord[i] = i

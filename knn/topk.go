@@ -1,26 +1,63 @@
 package knn
 
-// topK keeps the k largest similarities offered to it, with their bank
-// indices, in a binary min-heap ordered by eviction priority: the root is
-// the smallest similarity, and among equal similarities the largest index.
-// Offering candidates in increasing index order therefore keeps, among
-// equal similarities, the lowest indices, a deterministic rule that does
-// not depend on how the bank is split into blocks.
+import "math"
+
+// topK keeps the k best of the similarities offered to it, with their bank
+// indices. "Better" means a larger similarity, and among equal
+// similarities a lower index, so the result is a deterministic function of
+// the similarities, independent of how the bank is split into blocks.
+//
+// Candidates are offered in increasing index order. Those above a
+// threshold are appended to a buffer of about 2k entries; when it is full,
+// a quickselect keeps the k best and the threshold becomes the k-th best
+// similarity. A later candidate equal to the threshold has a larger index
+// than the k-th best and so ranks below it: only strictly larger
+// similarities enter. This costs O(1) per accepted candidate, against
+// O(log k) for a heap, and the scan itself is one comparison per bank row.
 type topK struct {
 	k, n int
+	thr  float32
 	sim  []float32
 	idx  []int32
 }
 
 func newTopK(k int) topK {
-	return topK{k: k, sim: make([]float32, k), idx: make([]int32, k)}
+	c := max(2*k, k+64)
+	h := topK{k: k, sim: make([]float32, c), idx: make([]int32, c)}
+	h.reset()
+	return h
 }
 
-func (h *topK) reset() { h.n = 0 }
+func (h *topK) reset() { h.n, h.thr = 0, float32(math.Inf(-1)) }
 
-// before reports whether entry i is evicted before entry j.
-func (h *topK) before(i, j int) bool {
-	return h.sim[i] < h.sim[j] || (h.sim[i] == h.sim[j] && h.idx[i] > h.idx[j])
+// pushAll offers s[j] with index off+j for every j, in increasing j. The
+// indices must be larger than any offered since the last reset, and the
+// similarities finite.
+func (h *topK) pushAll(s []float32, off int32) {
+	for j := 0; ; j++ {
+		j += scanGT(s[j:], h.thr)
+		if j >= len(s) {
+			return
+		}
+		h.sim[h.n], h.idx[h.n] = s[j], off+int32(j)
+		h.n++
+		if h.n == len(h.sim) {
+			h.compact()
+		}
+	}
+}
+
+// compact keeps the k best buffered entries and raises the threshold to
+// the k-th best similarity.
+func (h *topK) compact() {
+	h.selectBest(h.k)
+	h.n = h.k
+	h.thr = h.sim[h.k-1]
+}
+
+// better reports whether entry i ranks above entry j.
+func (h *topK) better(i, j int) bool {
+	return h.sim[i] > h.sim[j] || (h.sim[i] == h.sim[j] && h.idx[i] < h.idx[j])
 }
 
 func (h *topK) swap(i, j int) {
@@ -28,17 +65,71 @@ func (h *topK) swap(i, j int) {
 	h.idx[i], h.idx[j] = h.idx[j], h.idx[i]
 }
 
-func (h *topK) up(j int) {
-	for j > 0 {
-		p := (j - 1) / 2
-		if !h.before(j, p) {
+// selectBest rearranges the first n entries so that the first k are the k
+// best, with the k-th best at position k-1 (a quickselect; indices are
+// distinct, so every pair of entries is strictly ordered).
+func (h *topK) selectBest(k int) {
+	lo, hi, target := 0, h.n-1, k-1
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		if h.better(mid, lo) {
+			h.swap(mid, lo)
+		}
+		if h.better(hi, lo) {
+			h.swap(hi, lo)
+		}
+		if h.better(hi, mid) {
+			h.swap(hi, mid)
+		}
+		ps, pi := h.sim[mid], h.idx[mid]
+		i, j := lo, hi
+		for i <= j {
+			for h.sim[i] > ps || (h.sim[i] == ps && h.idx[i] < pi) {
+				i++
+			}
+			for ps > h.sim[j] || (ps == h.sim[j] && pi < h.idx[j]) {
+				j--
+			}
+			if i <= j {
+				h.swap(i, j)
+				i++
+				j--
+			}
+		}
+		// Now [lo, j] rank above or equal the pivot, [i, hi] below or equal.
+		switch {
+		case target <= j:
+			hi = j
+		case target >= i:
+			lo = i
+		default:
 			return
 		}
-		h.swap(j, p)
-		j = p
 	}
 }
 
+// finish keeps the k best entries and, if sorted, sorts them best first.
+func (h *topK) finish(sorted bool) {
+	if h.n > h.k {
+		h.selectBest(h.k)
+		h.n = h.k
+	}
+	if !sorted {
+		return
+	}
+	// Heap sort with the worst entry at the root of a heap, moved to the
+	// end one at a time.
+	for i := h.n/2 - 1; i >= 0; i-- {
+		h.down(i, h.n)
+	}
+	for end := h.n - 1; end > 0; end-- {
+		h.swap(0, end)
+		h.down(0, end)
+	}
+}
+
+// down restores the heap property (parent worse than children) below i in
+// the first n entries.
 func (h *topK) down(i, n int) {
 	for {
 		l := 2*i + 1
@@ -46,48 +137,14 @@ func (h *topK) down(i, n int) {
 			return
 		}
 		c := l
-		if r := l + 1; r < n && h.before(r, l) {
+		if r := l + 1; r < n && h.better(l, r) {
 			c = r
 		}
-		if !h.before(c, i) {
+		if !h.better(i, c) {
 			return
 		}
 		h.swap(i, c)
 		i = c
-	}
-}
-
-// pushAll offers s[j] with index off+j for every j, in increasing j. The
-// indices must be larger than any offered before since the last reset.
-func (h *topK) pushAll(s []float32, off int32) {
-	j := 0
-	for ; j < len(s) && h.n < h.k; j++ {
-		h.sim[h.n], h.idx[h.n] = s[j], off+int32(j)
-		h.n++
-		h.up(h.n - 1)
-	}
-	if h.n == 0 {
-		return
-	}
-	// A later index ties with the root only to rank below it, so only a
-	// strictly larger similarity enters.
-	t := h.sim[0]
-	for ; j < len(s); j++ {
-		if v := s[j]; v > t {
-			h.sim[0], h.idx[0] = v, off+int32(j)
-			h.down(0, h.n)
-			t = h.sim[0]
-		}
-	}
-}
-
-// sortDesc orders the kept entries by decreasing similarity, equal
-// similarities by increasing index (a heap sort; it destroys the heap, so
-// reset before the next pushAll).
-func (h *topK) sortDesc() {
-	for end := h.n - 1; end > 0; end-- {
-		h.swap(0, end)
-		h.down(0, end)
 	}
 }
 
