@@ -251,7 +251,7 @@ func (p convParams) plan(cache **convPlan, x, w tensor.Shape) (*convPlan, error)
 		pl.chunk = s.n
 	}
 	pl.unitMin = max(1, (1<<14)/max(1, pl.ka*pl.p))
-	if pl.useShift() {
+	if pl.depth || pl.useShift() {
 		pl.shift = newShiftPlan(pl)
 	}
 	*cache = pl
@@ -466,7 +466,7 @@ func convForwardT[T linalg.Float](pl *convPlan, y, x, w []T) {
 						im2col(pl, col, pl.p, x, n, 0, pl.c, padSlot(pl, pb, i, 1))
 					}
 					for g := range pl.groups {
-						linalg.Gemm(false, false, pl.og, pl.p, kdim, 1, wp[g*pl.og*kdim:], kdim,
+						gemm(false, false, pl.og, pl.p, kdim, wp[g*pl.og*kdim:], kdim,
 							col[g*kdim*pl.p:], pl.p, 0, y[(n*pl.o+g*pl.og)*pl.p:], pl.p)
 					}
 				}
@@ -531,7 +531,7 @@ func convBackwardInputT[T linalg.Float](pl *convPlan, dx, w, dy []T) {
 						dcol = colb.s[i*pl.rows*pl.p:]
 					}
 					for g := range pl.groups {
-						linalg.Gemm(true, false, kdim, pl.p, pl.og, 1, wp[g*pl.og*kdim:], kdim,
+						gemm(true, false, kdim, pl.p, pl.og, wp[g*pl.og*kdim:], kdim,
 							dy[(n*pl.o+g*pl.og)*pl.p:], pl.p, 0, dcol[g*kdim*pl.p:], pl.p)
 					}
 					if !pl.point {
@@ -605,13 +605,20 @@ func packFilters[T linalg.Float](pl *convPlan, w []T) ([]T, *scratch[T]) {
 		return w, nil
 	}
 	b := getScratch[T](pl.o * pl.cg * pl.ka)
-	for oc := range pl.o * pl.cg {
-		src := w[oc*pl.kk:]
-		dst := b.s[oc*pl.ka:]
-		for t, tap := range pl.taps {
-			dst[t] = src[tap]
+	parallel.For(pl.o, parallel.Grain(pl.o, 16), func(lo, hi int) {
+		if pl.ka == 1 {
+			tap := pl.taps[0]
+			strided(b.s[lo*pl.cg:hi*pl.cg], w[lo*pl.cg*pl.kk+tap:], pl.kk)
+			return
 		}
-	}
+		for oc := lo * pl.cg; oc < hi*pl.cg; oc++ {
+			src := w[oc*pl.kk:][:pl.kk]
+			dst := b.s[oc*pl.ka:][:pl.ka]
+			for t, tap := range pl.taps {
+				dst[t] = src[tap]
+			}
+		}
+	})
 	return b.s, b
 }
 
@@ -631,14 +638,21 @@ func unpackGrad[T linalg.Float](pl *convPlan, dw, dwp []T, b *scratch[T]) {
 	if b == nil {
 		return
 	}
-	clear(dw)
-	for oc := range pl.o * pl.cg {
-		src := dwp[oc*pl.ka:]
-		dst := dw[oc*pl.kk:]
-		for t, tap := range pl.taps {
-			dst[tap] = src[t]
+	parallel.For(pl.o, parallel.Grain(pl.o, 16), func(lo, hi int) {
+		d := dw[lo*pl.cg*pl.kk : hi*pl.cg*pl.kk]
+		clear(d)
+		if pl.ka == 1 {
+			scatterStrided(d[pl.taps[0]:], dwp[lo*pl.cg:hi*pl.cg], pl.kk)
+			return
 		}
-	}
+		for oc := lo * pl.cg; oc < hi*pl.cg; oc++ {
+			src := dwp[oc*pl.ka:][:pl.ka]
+			dst := dw[oc*pl.kk:][:pl.kk]
+			for t, tap := range pl.taps {
+				dst[tap] = src[t]
+			}
+		}
+	})
 	putScratch(b)
 }
 
@@ -959,7 +973,39 @@ func transposeChunk[T linalg.Float](pl *convPlan, m, t []T, n0, nb int, toChunk 
 	})
 }
 
-// pgemm is linalg.Gemm with alpha 1, split over the larger of C's
+// gonumBLAS is whether linalg runs gonum's pure-Go BLAS.
+var gonumBLAS = linalg.Backend == "gonum"
+
+// gemm is linalg.Gemm with alpha 1, computed on the calling goroutine.
+// gonum's Sgemm hands products of four or more 64x64 blocks of C to
+// goroutines of its own, which would oversubscribe the kernels' workers,
+// so under gonum C is computed in pieces of at most three such blocks.
+func gemm[T linalg.Float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	const tm, tn = 64, 192
+	if !gonumBLAS || m <= tm && n <= tn || m <= 3*tm && n <= tm {
+		linalg.Gemm(tA, tB, m, n, k, 1, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	for i := 0; i < m; i += tm {
+		var ai []T
+		if tA {
+			ai = a[i:]
+		} else {
+			ai = a[i*lda:]
+		}
+		for j := 0; j < n; j += tn {
+			var bj []T
+			if tB {
+				bj = b[j*ldb:]
+			} else {
+				bj = b[j:]
+			}
+			linalg.Gemm(tA, tB, min(tm, m-i), min(tn, n-j), k, 1, ai, lda, bj, ldb, beta, c[i*ldc+j:], ldc)
+		}
+	}
+}
+
+// pgemm is gemm split over the larger of C's
 // dimensions into blocks that depend only on the sizes, run concurrently.
 // Every element of C is computed by one call over the full k, so the
 // result does not depend on parallel.Workers.
@@ -970,7 +1016,7 @@ func pgemm[T linalg.Float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb 
 		align    = 16
 	)
 	if 2*m*n*k < minFlops || max(m, n) < 2*align {
-		linalg.Gemm(tA, tB, m, n, k, 1, a, lda, b, ldb, beta, c, ldc)
+		gemm(tA, tB, m, n, k, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
 	bs := func(d int) int { return max(align, ((d+blocks-1)/blocks+align-1)/align*align) }
@@ -982,7 +1028,7 @@ func pgemm[T linalg.Float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb 
 			} else {
 				bb = b[lo:]
 			}
-			linalg.Gemm(tA, tB, m, hi-lo, k, 1, a, lda, bb, ldb, beta, c[lo:], ldc)
+			gemm(tA, tB, m, hi-lo, k, a, lda, bb, ldb, beta, c[lo:], ldc)
 		})
 		return
 	}
@@ -993,117 +1039,6 @@ func pgemm[T linalg.Float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb 
 		} else {
 			ab = a[lo*lda:]
 		}
-		linalg.Gemm(tA, tB, hi-lo, n, k, 1, ab, lda, b, ldb, beta, c[lo*ldc:], ldc)
-	})
-}
-
-// Depthwise convolution (groups == C, O = m*C): output channel oc reads
-// input channel oc/m only. Direct loops over active taps and the output
-// ranges that read the input, parallel over planes.
-
-func depthwiseForward[T linalg.Float](pl *convPlan, y, x, w []T) {
-	units := pl.n * pl.o
-	parallel.For(units, parallel.Grain(units, pl.unitMin), func(lo, hi int) {
-		s, ow := pl.stride, pl.ow
-		for u := lo; u < hi; u++ {
-			n, oc := u/pl.o, u%pl.o
-			yp := y[u*pl.p:][:pl.p]
-			xc := x[(n*pl.c+oc/pl.og)*pl.hw:][:pl.hw]
-			wo := w[oc*pl.kk:][:pl.kk]
-			clear(yp)
-			for t, tap := range pl.taps {
-				kh, kw := pl.tapH[t], pl.tapW[t]
-				wv := wo[tap]
-				owLo, owHi := pl.owLo[kw], pl.owHi[kw]
-				ihOff, iwOff := kh*pl.dil-pl.pad, kw*pl.dil-pl.pad
-				for oh := pl.ohLo[kh]; oh < pl.ohHi[kh]; oh++ {
-					dst := yp[oh*ow+owLo : oh*ow+owHi]
-					src := xc[(oh*s+ihOff)*pl.w:][:pl.w]
-					if s == 1 {
-						sv := src[owLo+iwOff:][:len(dst)]
-						for j := range dst {
-							dst[j] += wv * sv[j]
-						}
-					} else {
-						for j := range dst {
-							dst[j] += wv * src[(owLo+j)*s+iwOff]
-						}
-					}
-				}
-			}
-		}
-	})
-}
-
-func depthwiseBackwardInput[T linalg.Float](pl *convPlan, dx, w, dy []T) {
-	units := pl.n * pl.c
-	parallel.For(units, parallel.Grain(units, pl.unitMin), func(lo, hi int) {
-		s, ow := pl.stride, pl.ow
-		for u := lo; u < hi; u++ {
-			n, c := u/pl.c, u%pl.c
-			dxc := dx[u*pl.hw:][:pl.hw]
-			clear(dxc)
-			for oc := c * pl.og; oc < (c+1)*pl.og; oc++ {
-				dyp := dy[(n*pl.o+oc)*pl.p:][:pl.p]
-				wo := w[oc*pl.kk:][:pl.kk]
-				for t, tap := range pl.taps {
-					kh, kw := pl.tapH[t], pl.tapW[t]
-					wv := wo[tap]
-					owLo, owHi := pl.owLo[kw], pl.owHi[kw]
-					ihOff, iwOff := kh*pl.dil-pl.pad, kw*pl.dil-pl.pad
-					for oh := pl.ohLo[kh]; oh < pl.ohHi[kh]; oh++ {
-						src := dyp[oh*ow+owLo : oh*ow+owHi]
-						dst := dxc[(oh*s+ihOff)*pl.w:][:pl.w]
-						if s == 1 {
-							d := dst[owLo+iwOff:][:len(src)]
-							for j, v := range src {
-								d[j] += wv * v
-							}
-						} else {
-							for j, v := range src {
-								dst[(owLo+j)*s+iwOff] += wv * v
-							}
-						}
-					}
-				}
-			}
-		}
-	})
-}
-
-func depthwiseBackwardFilter[T linalg.Float](pl *convPlan, dw, x, dy []T) {
-	// Parallel over output channels; each sums over the batch in order.
-	parallel.For(pl.o, parallel.Grain(pl.o, max(1, (1<<14)/max(1, pl.n*pl.ka*pl.p))), func(lo, hi int) {
-		s, ow := pl.stride, pl.ow
-		for oc := lo; oc < hi; oc++ {
-			dwo := dw[oc*pl.kk:][:pl.kk]
-			clear(dwo)
-			c := oc / pl.og
-			for n := range pl.n {
-				dyp := dy[(n*pl.o+oc)*pl.p:][:pl.p]
-				xc := x[(n*pl.c+c)*pl.hw:][:pl.hw]
-				for t, tap := range pl.taps {
-					kh, kw := pl.tapH[t], pl.tapW[t]
-					owLo, owHi := pl.owLo[kw], pl.owHi[kw]
-					ihOff, iwOff := kh*pl.dil-pl.pad, kw*pl.dil-pl.pad
-					var sum T
-					for oh := pl.ohLo[kh]; oh < pl.ohHi[kh]; oh++ {
-						g := dyp[oh*ow+owLo : oh*ow+owHi]
-						src := xc[(oh*s+ihOff)*pl.w:][:pl.w]
-						if s == 1 {
-							sv := src[owLo+iwOff:][:len(g)]
-							for j, v := range g {
-								sum += v * sv[j]
-							}
-						} else {
-							for j, v := range g {
-								sum += v * src[(owLo+j)*s+iwOff]
-							}
-						}
-					}
-					dwo[tap] += sum
-				}
-			}
-		}
+		gemm(tA, tB, hi-lo, n, k, ab, lda, b, ldb, beta, c[lo*ldc:], ldc)
 	})
 }

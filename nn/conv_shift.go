@@ -92,28 +92,58 @@ func packTaps[T linalg.Float](pl *convPlan, w []T) *scratch[T] {
 	b := getScratch[T](pl.ka * pl.o * pl.cg)
 	parallel.For(pl.o, parallel.Grain(pl.o, 16), func(lo, hi int) {
 		for o := lo; o < hi; o++ {
-			for c := range pl.cg {
-				src := w[(o*pl.cg+c)*pl.kk:][:pl.kk]
-				for t, tap := range pl.taps {
-					b.s[(t*pl.o+o)*pl.cg+c] = src[tap]
-				}
+			src := w[o*pl.cg*pl.kk:][:pl.cg*pl.kk]
+			for t, tap := range pl.taps {
+				strided(b.s[(t*pl.o+o)*pl.cg:][:pl.cg], src[tap:], pl.kk)
 			}
 		}
 	})
 	return b
 }
 
+// unpackTaps is packTaps' inverse for the gradient: dw [O][Cg][KH*KW]
+// from dwt [ka][O][Cg], zero at inactive taps.
+func unpackTaps[T linalg.Float](pl *convPlan, dw, dwt []T) {
+	parallel.For(pl.o, parallel.Grain(pl.o, 16), func(lo, hi int) {
+		for o := lo; o < hi; o++ {
+			dst := dw[o*pl.cg*pl.kk:][:pl.cg*pl.kk]
+			if !pl.dense {
+				clear(dst)
+			}
+			for t, tap := range pl.taps {
+				scatterStrided(dst[tap:], dwt[(t*pl.o+o)*pl.cg:][:pl.cg], pl.kk)
+			}
+		}
+	})
+}
+
+// strided sets dst[i] = src[i*stride].
+func strided[T linalg.Float](dst, src []T, stride int) {
+	if len(dst) == 0 {
+		return
+	}
+	src = src[:(len(dst)-1)*stride+1]
+	for i := range dst {
+		dst[i] = src[i*stride]
+	}
+}
+
+// scatterStrided sets dst[i*stride] = src[i].
+func scatterStrided[T linalg.Float](dst, src []T, stride int) {
+	if len(src) == 0 {
+		return
+	}
+	dst = dst[:(len(src)-1)*stride+1]
+	for i, v := range src {
+		dst[i*stride] = v
+	}
+}
+
 // toPosMajor moves images [n0, n0+nb) of src [N, R, Q] to dst [R, Q, nb].
 func toPosMajor[T linalg.Float](dst, src []T, n0, nb, r, q int) {
 	parallel.For(r, parallel.Grain(r, max(1, 4096/(q*nb))), func(lo, hi int) {
 		for ri := lo; ri < hi; ri++ {
-			d := dst[ri*q*nb:][:q*nb]
-			for i := range nb {
-				s := src[((n0+i)*r+ri)*q:][:q]
-				for j, v := range s {
-					d[j*nb+i] = v
-				}
-			}
+			transpose(dst[ri*q*nb:], nb, src[(n0*r+ri)*q:], r*q, nb, q)
 		}
 	})
 }
@@ -122,15 +152,30 @@ func toPosMajor[T linalg.Float](dst, src []T, n0, nb, r, q int) {
 func fromPosMajor[T linalg.Float](dst, src []T, n0, nb, r, q int) {
 	parallel.For(r, parallel.Grain(r, max(1, 4096/(q*nb))), func(lo, hi int) {
 		for ri := lo; ri < hi; ri++ {
-			s := src[ri*q*nb:][:q*nb]
-			for i := range nb {
-				d := dst[((n0+i)*r+ri)*q:][:q]
-				for j := range d {
-					d[j] = s[j*nb+i]
-				}
-			}
+			transpose(dst[(n0*r+ri)*q:], r*q, src[ri*q*nb:], nb, q, nb)
 		}
 	})
+}
+
+// transpose sets dst[j*ldd+i] = src[i*lds+j] for i < m, j < n, four rows
+// of src at a time.
+func transpose[T linalg.Float](dst []T, ldd int, src []T, lds int, m, n int) {
+	i := 0
+	for ; i+4 <= m; i += 4 {
+		s0 := src[i*lds:][:n]
+		s1 := src[(i+1)*lds:][:n]
+		s2 := src[(i+2)*lds:][:n]
+		s3 := src[(i+3)*lds:][:n]
+		for j := range s0 {
+			d := dst[j*ldd+i:][:4]
+			d[0], d[1], d[2], d[3] = s0[j], s1[j], s2[j], s3[j]
+		}
+	}
+	for ; i < m; i++ {
+		for j, v := range src[i*lds:][:n] {
+			dst[j*ldd+i] = v
+		}
+	}
 }
 
 func shiftForward[T linalg.Float](pl *convPlan, y, x, w []T) {
@@ -157,7 +202,7 @@ func shiftForward[T linalg.Float](pl *convPlan, y, x, w []T) {
 					clear(yb.s[o*ldy+oh*pl.ow*nb:][:pl.ow*nb])
 				}
 				for _, r := range sp.byOut[oh] {
-					linalg.Gemm(false, false, o1-o0, r.n*nb, pl.cg, 1,
+					gemm(false, false, o1-o0, r.n*nb, pl.cg,
 						wt.s[(r.t*pl.o+o0)*pl.cg:], pl.cg,
 						xb.s[g*pl.cg*ldx+(r.ih*pl.w+r.iw0)*nb:], ldx,
 						1, yb.s[o0*ldy+(r.oh*pl.ow+r.ow0)*nb:], ldy)
@@ -191,7 +236,7 @@ func shiftBackwardInput[T linalg.Float](pl *convPlan, dx, w, dy []T) {
 					clear(xb.s[c*ldx+ih*pl.w*nb:][:pl.w*nb])
 				}
 				for _, r := range sp.byIn[ih] {
-					linalg.Gemm(true, false, c1-c0, r.n*nb, pl.og, 1,
+					gemm(true, false, c1-c0, r.n*nb, pl.og,
 						wt.s[(r.t*pl.o+g*pl.og)*pl.cg+c0:], pl.cg,
 						yb.s[g*pl.og*ldy+(r.oh*pl.ow+r.ow0)*nb:], ldy,
 						1, xb.s[(g*pl.cg+c0)*ldx+(r.ih*pl.w+r.iw0)*nb:], ldx)
@@ -230,7 +275,7 @@ func shiftBackwardFilter[T linalg.Float](pl *convPlan, dw, x, dy []T) {
 					beta = 0
 				}
 				for _, r := range sp.byTap[t] {
-					linalg.Gemm(false, true, o1-o0, pl.cg, r.n*nb, 1,
+					gemm(false, true, o1-o0, pl.cg, r.n*nb,
 						yb.s[o0*ldy+(r.oh*pl.ow+r.ow0)*nb:], ldy,
 						xb.s[g*pl.cg*ldx+(r.ih*pl.w+r.iw0)*nb:], ldx,
 						beta, dwt.s[(t*pl.o+o0)*pl.cg:], pl.cg)
@@ -239,15 +284,5 @@ func shiftBackwardFilter[T linalg.Float](pl *convPlan, dw, x, dy []T) {
 			}
 		})
 	}
-	parallel.For(pl.o, parallel.Grain(pl.o, 16), func(lo, hi int) {
-		for o := lo; o < hi; o++ {
-			for c := range pl.cg {
-				d := dw[(o*pl.cg+c)*pl.kk:][:pl.kk]
-				clear(d)
-				for t, tap := range pl.taps {
-					d[tap] = dwt.s[(t*pl.o+o)*pl.cg+c]
-				}
-			}
-		}
-	})
+	unpackTaps(pl, dw, dwt.s)
 }
