@@ -19,20 +19,42 @@ import (
 //
 // (OW likewise). Channels are split into groups: output channels
 // [g*O/groups, (g+1)*O/groups) see only input channels
-// [g*C/groups, (g+1)*C/groups). groups == C is a depthwise convolution
-// (with O a multiple of C), computed by direct loops; everything else is
-// im2col and GEMM through internal/linalg.
+// [g*C/groups, (g+1)*C/groups); groups == C (> 1) is a depthwise
+// convolution, O may then be any multiple of C.
 //
 // stride and dilation must be at least 1, padding at least 0, and groups
 // must divide C and O; a violation, or shapes that do not fit, panics with
 // an "nn:" message when the graph is built.
 //
 // The gradient with respect to x is Conv2DBackwardInput and the one with
-// respect to w is Conv2DBackwardFilter. Every kernel splits its work into
-// chunks that depend only on the shapes, so results are bit-identical for
-// any parallel.Workers. Scratch memory (column matrices) comes from a
+// respect to w is Conv2DBackwardFilter; both are differentiable again.
+//
+// # Computation
+//
+// The kernels pick a strategy from the shapes (all float32 or float64,
+// multi-threaded with internal/parallel, GEMMs through internal/linalg):
+//
+//   - Taps that read only padding for every output position are dropped
+//     (at a 1x1 plane with padding 1, eight of a 3x3 kernel's nine).
+//   - A 1x1 input and output plane is one matrix product per group, y =
+//     x wᵀ, without any copy.
+//   - Output planes of up to 64 positions (8x8) and kernels larger than
+//     1x1 use shifted GEMMs on a position-major layout [C, H*W, N]
+//     (conv_shift.go): one GEMM per tap and run of output positions, with
+//     the images of the batch as the long dimension, so only the (output,
+//     input) pairs that a tap connects are multiplied and no column matrix
+//     is written.
+//   - Depthwise convolutions are axpy and dot loops on the same layout
+//     (conv_depthwise.go).
+//   - Larger planes use im2col: per image for planes of 256 outputs and
+//     more (GEMM straight into y), else over chunks of images.
+//
+// Every strategy splits its work into chunks that depend only on the
+// shapes and sums in a fixed order (the filter gradient over the batch
+// included), so results are bit-identical for any parallel.Workers.
+// Scratch memory (column matrices, transposed activations) comes from a
 // package-wide pool that grows to the largest working set of one kernel
-// and is then reused, so a compiled graph runs without allocating buffers.
+// and is then reused: a warm compiled graph allocates no buffers.
 func Conv2D(x, w *G.Node, stride, padding, dilation, groups int) *G.Node {
 	p := newConvParams("Conv2D", stride, padding, dilation, groups)
 	return Apply(&convForward{convParams: p}, x, w)
@@ -158,7 +180,7 @@ type convPlan struct {
 	owLo    []int // per kernel column, likewise
 	owHi    []int
 	dense   bool       // every tap is active: packed filters are the filters
-	depth   bool       // groups == C > 1: direct loops
+	depth   bool       // groups == C > 1: depthwise loops (conv_depthwise.go)
 	linear  bool       // 1x1 input and output planes, one tap: a matrix product
 	point   bool       // 1x1 kernel, stride 1, no padding: the columns are x
 	perImg  bool       // per-image GEMMs (forward, backward-input)
@@ -228,7 +250,7 @@ func (p convParams) plan(cache **convPlan, x, w tensor.Shape) (*convPlan, error)
 	pl.linear = pl.hw == 1 && pl.p == 1 && pl.ka == 1
 	pl.point = s.kh == 1 && s.kw == 1 && p.stride == 1 && p.pad == 0
 	pl.perImg = pl.p >= convPaths.perImageMinP
-	pl.gather = !pl.point && s.ow < gatherMaxOW
+	pl.gather = !pl.point && s.ow < gatherMaxOW && (s.h+2*p.pad)*(s.w+2*p.pad) < 1<<31
 	if pl.gather {
 		wp := s.w + 2*p.pad
 		pl.padLen = (s.h + 2*p.pad) * wp

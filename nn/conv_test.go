@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -372,6 +373,46 @@ func convProd(s []int) int {
 		n *= d
 	}
 	return n
+}
+
+// Once warm, a program of the three kernels allocates no buffers: scratch
+// comes from the pool and outputs are the ops' own. What remains are the
+// goroutines' small closures, far below the size of any tensor here.
+func TestConv2DSteadyStateAllocations(t *testing.T) {
+	for _, mode := range nn.ConvPathModes {
+		t.Run(mode, func(t *testing.T) {
+			defer nn.ConvPaths(mode)()
+			g := G.NewGraph()
+			x, _ := nn.Input(g, "x", tensor.Float32, 16, 32, 8, 8)
+			w, _ := nn.Input(g, "w", tensor.Float32, 32, 32, 3, 3)
+			dy, _ := nn.Input(g, "dy", tensor.Float32, 16, 32, 8, 8)
+			nn.Conv2D(x, w, 1, 1, 1, 1)
+			nn.Conv2DBackwardInput(w, dy, tensor.Shape{16, 32, 8, 8}, 1, 1, 1, 1)
+			nn.Conv2DBackwardFilter(x, dy, tensor.Shape{32, 32, 3, 3}, 1, 1, 1, 1)
+			prog, err := nn.Compile(g, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer prog.Close()
+			if err := prog.Run(); err != nil {
+				t.Fatal(err)
+			}
+			const runs = 5
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			for range runs {
+				if err := prog.Run(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			runtime.ReadMemStats(&after)
+			perRun := (after.TotalAlloc - before.TotalAlloc) / runs
+			// The smallest tensor (w) is 36 KiB, a column matrix 1.2 MiB.
+			if perRun > 16<<10 {
+				t.Fatalf("%d bytes allocated per run, want < 16 KiB", perRun)
+			}
+		})
+	}
 }
 
 func TestConv2DBackwardRejectsBadShapes(t *testing.T) {
