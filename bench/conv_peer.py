@@ -22,6 +22,15 @@ import torchvision
 
 BATCH = 64
 
+# Depthwise convolutions with larger planes (nn's BenchmarkConv2DDepthwise):
+# (C, H, W, O, K, stride, padding, dilation, groups).
+DEPTHWISE = [
+    (32, 32, 32, 32, 3, 1, 1, 1, 32),
+    (96, 32, 32, 96, 3, 2, 1, 1, 96),
+    (144, 16, 16, 144, 5, 1, 2, 1, 144),
+    (240, 8, 8, 240, 5, 1, 2, 1, 240),
+]
+
 
 def conv_shapes(model):
     """Distinct convolutions of model at 32x32 input, in order of first use,
@@ -104,6 +113,11 @@ def main():
             t = median_time(stack, repeats)
             print("%sStack (%d convs)\t%.6f s\t%.2f GFLOP/s"
                   % (net, sum(n for _, n in cases), t, flops / t / 1e9), flush=True)
+    if not only or only in "Depthwise/":
+        for key in DEPTHWISE:
+            case = Case(key)
+            t = median_time(case.run, repeats)
+            print("Depthwise/%s\t%.6f s\t%.2f GFLOP/s" % (name(case.key), t, case.flops / t / 1e9), flush=True)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,10 @@ import (
 //     is written.
 //   - Depthwise convolutions are axpy and dot loops on the same layout
 //     (conv_depthwise.go).
+//   - Pointwise convolutions (1x1, stride 1, no padding) multiply each
+//     image straight from x into y; their filter gradient, like the rest,
+//     gathers a chunk of images into one GEMM with the batch in its inner
+//     dimension.
 //   - Larger planes use im2col: per image for planes of 256 outputs and
 //     more (GEMM straight into y), else over chunks of images.
 //
@@ -149,9 +153,10 @@ const (
 // cover every path with every shape.
 var convPaths = struct {
 	perImageMinP int  // output planes from which GEMMs run per image
+	pointPerImg  bool // pointwise convolutions run per image at any size
 	shiftMaxP    int  // output planes up to which the shift path runs
 	shiftAll     bool // shift path also for 1x1 kernels and strided 1x1 outputs
-}{perImageMinP: 256, shiftMaxP: 64}
+}{perImageMinP: 256, pointPerImg: true, shiftMaxP: 64}
 
 // useShift says whether the shift path (conv_shift.go) serves pl: small
 // output planes and a kernel larger than 1x1. Strided convolutions make
@@ -249,7 +254,7 @@ func (p convParams) plan(cache **convPlan, x, w tensor.Shape) (*convPlan, error)
 	pl.depth = p.groups == s.c && p.groups > 1
 	pl.linear = pl.hw == 1 && pl.p == 1 && pl.ka == 1
 	pl.point = s.kh == 1 && s.kw == 1 && p.stride == 1 && p.pad == 0
-	pl.perImg = pl.p >= convPaths.perImageMinP
+	pl.perImg = pl.p >= convPaths.perImageMinP || pl.point && convPaths.pointPerImg
 	pl.gather = !pl.point && s.ow < gatherMaxOW && (s.h+2*p.pad)*(s.w+2*p.pad) < 1<<31
 	if pl.gather {
 		wp := s.w + 2*p.pad

@@ -5,7 +5,8 @@ var ConvPathModes = []string{"auto", "im2col", "per image", "shift"}
 
 // ConvPaths forces the convolution kernels' strategy for kernels planned
 // from now on and returns a function that restores the default:
-// "auto" is the default, "im2col" never takes the shift path, "per image"
+// "auto" is the default, "im2col" never takes the shift path nor runs
+// pointwise convolutions per image (below 256 outputs), "per image"
 // runs every GEMM per image, "shift" takes the shift path wherever it
 // applies.
 func ConvPaths(mode string) (restore func()) {
@@ -14,6 +15,7 @@ func ConvPaths(mode string) (restore func()) {
 	case "auto":
 	case "im2col":
 		convPaths.shiftMaxP = 0
+		convPaths.pointPerImg = false
 	case "per image":
 		convPaths.shiftMaxP = 0
 		convPaths.perImageMinP = 1

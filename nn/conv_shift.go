@@ -140,10 +140,15 @@ func scatterStrided[T linalg.Float](dst, src []T, stride int) {
 }
 
 // toPosMajor moves images [n0, n0+nb) of src [N, R, Q] to dst [R, Q, nb].
+// Four images at a time are read sequentially while their columns of dst,
+// a block of a few KiB, stay in cache.
 func toPosMajor[T linalg.Float](dst, src []T, n0, nb, r, q int) {
 	parallel.For(r, parallel.Grain(r, max(1, 4096/(q*nb))), func(lo, hi int) {
-		for ri := lo; ri < hi; ri++ {
-			transpose(dst[ri*q*nb:], nb, src[(n0*r+ri)*q:], r*q, nb, q)
+		for i := 0; i < nb; i += 4 {
+			m := min(4, nb-i)
+			for ri := lo; ri < hi; ri++ {
+				transpose(dst[ri*q*nb+i:], nb, src[((n0+i)*r+ri)*q:], r*q, m, q)
+			}
 		}
 	})
 }
@@ -151,14 +156,17 @@ func toPosMajor[T linalg.Float](dst, src []T, n0, nb, r, q int) {
 // fromPosMajor is toPosMajor's inverse.
 func fromPosMajor[T linalg.Float](dst, src []T, n0, nb, r, q int) {
 	parallel.For(r, parallel.Grain(r, max(1, 4096/(q*nb))), func(lo, hi int) {
-		for ri := lo; ri < hi; ri++ {
-			transpose(dst[(n0*r+ri)*q:], r*q, src[ri*q*nb:], nb, q, nb)
+		for i := 0; i < nb; i += 4 {
+			m := min(4, nb-i)
+			for ri := lo; ri < hi; ri++ {
+				transpose(dst[((n0+i)*r+ri)*q:], r*q, src[ri*q*nb+i:], nb, q, m)
+			}
 		}
 	})
 }
 
-// transpose sets dst[j*ldd+i] = src[i*lds+j] for i < m, j < n, four rows
-// of src at a time.
+// transpose sets dst[j*ldd+i] = src[i*lds+j] for i < m, j < n, in 4x4
+// blocks.
 func transpose[T linalg.Float](dst []T, ldd int, src []T, lds int, m, n int) {
 	i := 0
 	for ; i+4 <= m; i += 4 {
@@ -166,8 +174,20 @@ func transpose[T linalg.Float](dst []T, ldd int, src []T, lds int, m, n int) {
 		s1 := src[(i+1)*lds:][:n]
 		s2 := src[(i+2)*lds:][:n]
 		s3 := src[(i+3)*lds:][:n]
-		for j := range s0 {
-			d := dst[j*ldd+i:][:4]
+		j := 0
+		for ; j+4 <= n; j += 4 {
+			a, b, c, d := s0[j:j+4:j+4], s1[j:j+4:j+4], s2[j:j+4:j+4], s3[j:j+4:j+4]
+			d0 := dst[j*ldd+i:][:4:4]
+			d1 := dst[(j+1)*ldd+i:][:4:4]
+			d2 := dst[(j+2)*ldd+i:][:4:4]
+			d3 := dst[(j+3)*ldd+i:][:4:4]
+			d0[0], d0[1], d0[2], d0[3] = a[0], b[0], c[0], d[0]
+			d1[0], d1[1], d1[2], d1[3] = a[1], b[1], c[1], d[1]
+			d2[0], d2[1], d2[2], d2[3] = a[2], b[2], c[2], d[2]
+			d3[0], d3[1], d3[2], d3[3] = a[3], b[3], c[3], d[3]
+		}
+		for ; j < n; j++ {
+			d := dst[j*ldd+i:][:4:4]
 			d[0], d[1], d[2], d[3] = s0[j], s1[j], s2[j], s3[j]
 		}
 	}
