@@ -16,16 +16,18 @@ const (
 	DefaultTau = 0.1
 )
 
-// Block sizes of the similarity computation: each worker multiplies
-// queryBlock normalized queries by bankBlock bank rows at a time, so the
-// working set of one worker is queryBlock×bankBlock similarities (2 MiB)
-// plus the heaps, whatever the sizes of the bank and the query set; the
-// bank streams through the cache once per query block. They are constants
-// so that every similarity, and therefore every result, is independent of
-// the number of workers.
+// Block sizes of the similarity computation: each worker multiplies a
+// block of up to maxQueryBlock normalized queries by bankBlock bank rows at
+// a time, so its working set is one block of similarities (2 MiB) plus the
+// neighbour buffers of its queries, whatever the sizes of the bank and the
+// query set; the bank streams through the cache once per query block. The
+// query block shrinks for very large K so that a worker's scratch memory
+// stays near workspaceBudget. Block sizes depend only on K and the bank
+// size, never on the number of workers, so neither do the results.
 const (
-	queryBlock = 512
-	bankBlock  = 1024
+	maxQueryBlock   = 512
+	bankBlock       = 1024
+	workspaceBudget = 32 << 20
 )
 
 // Config holds the two hyper-parameters of the weighted kNN rule. The zero
@@ -66,6 +68,7 @@ type Classifier struct {
 	classes int
 	bank    []float32 // n×dim, rows L2-normalized
 	labels  []int32
+	qb      int       // query block size
 	pool    sync.Pool // *workspace
 }
 
@@ -114,6 +117,11 @@ func newClassifier(bank []float32, dim int, labels []int, classes int, cfg Confi
 		return nil, fmt.Errorf("knn: bank: row %d: feature is not finite", row)
 	}
 	c := &Classifier{cfg: cfg, k: min(cfg.K, n), dim: dim, n: n, classes: classes, bank: bank, labels: lab}
+	// Per query: similarities, normalized query, and for each neighbour
+	// buffer entry (2K+) similarity and index plus rescored similarity and
+	// pair index.
+	perQuery := 4*min(bankBlock, n) + 4*dim + c.k*(2*8+8+4)
+	c.qb = min(max(workspaceBudget/perQuery, 8), maxQueryBlock)
 	c.pool.New = func() any { return c.newWorkspace() }
 	return c, nil
 }
@@ -154,23 +162,23 @@ func normalizeRows(x []float32, dim int) int {
 
 // workspace is one worker's scratch memory.
 type workspace struct {
-	q      []float32 // queryBlock×dim normalized queries
-	sim    []float32 // queryBlock×bankBlock similarities
+	q      []float32 // qb×dim normalized queries
+	sim    []float32 // qb×bankBlock similarities
 	heaps  []topK    // one per query row
-	exact  []float64 // queryBlock×k rescored similarities
+	exact  []float64 // qb×k rescored similarities
 	start  []int32   // bank size + 1: counting-sort offsets
-	order  []int32   // queryBlock×k (row, neighbour) pairs by bank row
+	order  []int32   // qb×k (row, neighbour) pairs by bank row
 	scores []float64 // classes
 }
 
 func (c *Classifier) newWorkspace() any {
 	w := &workspace{
-		q:      make([]float32, queryBlock*c.dim),
-		sim:    make([]float32, queryBlock*min(bankBlock, c.n)),
-		heaps:  make([]topK, queryBlock),
-		exact:  make([]float64, queryBlock*c.k),
+		q:      make([]float32, c.qb*c.dim),
+		sim:    make([]float32, c.qb*min(bankBlock, c.n)),
+		heaps:  make([]topK, c.qb),
+		exact:  make([]float64, c.qb*c.k),
 		start:  make([]int32, c.n+1),
-		order:  make([]int32, queryBlock*c.k),
+		order:  make([]int32, c.qb*c.k),
 		scores: make([]float64, c.classes),
 	}
 	for i := range w.heaps {
@@ -191,11 +199,11 @@ func (c *Classifier) run(queries []float32, sorted bool, visit func(i int, score
 		return fmt.Errorf("knn: queries: %d values are not a whole number of rows of %d", len(queries), c.dim)
 	}
 	nq := len(queries) / c.dim
-	bad := make([]int, parallel.Chunks(nq, queryBlock))
-	parallel.For(nq, queryBlock, func(lo, hi int) {
+	bad := make([]int, parallel.Chunks(nq, c.qb))
+	parallel.For(nq, c.qb, func(lo, hi int) {
 		w := c.pool.Get().(*workspace)
 		defer c.pool.Put(w)
-		bad[lo/queryBlock] = c.block(w, queries[lo*c.dim:hi*c.dim], lo, sorted, visit)
+		bad[lo/c.qb] = c.block(w, queries[lo*c.dim:hi*c.dim], lo, sorted, visit)
 	})
 	for _, b := range bad {
 		if b >= 0 {
@@ -205,7 +213,7 @@ func (c *Classifier) run(queries []float32, sorted bool, visit func(i int, score
 	return nil
 }
 
-// block processes the query rows q (at most queryBlock of them, the first
+// block processes the query rows q (at most qb of them, the first
 // being row first) and returns the index of a non-finite row, or -1.
 //
 // Selection: one Gemm of the normalized query block by each bank block

@@ -178,7 +178,8 @@ func TestAgainstBruteForce(t *testing.T) {
 	}{
 		{"small", 50, 7, 5, 3, 10, 0.1},
 		{"k above bank", 30, 4, 8, 4, 200, 0.1},
-		{"partial blocks", bankBlock + 300, queryBlock + 37, 16, 10, 200, 0.1},
+		{"partial blocks", bankBlock + 300, maxQueryBlock + 37, 16, 10, 200, 0.1},
+		{"large k, small query blocks", 3000, 400, 8, 7, 3000, 0.2},
 		{"k=1 tau=0.5", 300, 20, 3, 6, 1, 0.5},
 		{"many classes", 400, 25, 12, 100, 20, 0.07},
 	} {
