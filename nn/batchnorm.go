@@ -25,10 +25,14 @@ import (
 // The backward pass is the one of the mode the forward pass ran in: the
 // full batch-statistics gradient in Train mode, the affine map's gradient
 // in Eval mode. Statistics are accumulated in float64 (as PyTorch's CPU
-// kernels do); the work is split over channels, so results do not depend
-// on the number of workers. A layer applied twice in one graph (two views
-// through one backbone) updates its running statistics twice per run, in
-// graph order, like two PyTorch forward calls.
+// BatchNorm2d kernel does; its BatchNorm1d accumulates in float32, a few
+// ulps away) and then rounded to the input's dtype; the work is split over
+// channels, so results do not depend on the number of workers.
+//
+// A layer applied twice in one graph (two views through one backbone)
+// updates its running statistics twice per run, in the order the graph
+// runs the two applications (the order they were built in, as far as the
+// tests see), like two PyTorch forward calls.
 func (b *BatchNorm) Forward(x *G.Node) *G.Node {
 	if b.Weight == nil {
 		return batchNorm(b, x, nil, nil)
