@@ -54,9 +54,9 @@ func BenchmarkBatchNorm(b *testing.B) {
 		shapes = append(shapes, s[:])
 	}
 	for _, s := range shapes {
-		name := actName(append(append([]int{}, s...), 1, 1)[:4])
-		if len(s) == 2 {
-			name = fmt.Sprintf("batch=%d/%d", s[0], s[1])
+		name := fmt.Sprintf("batch=%d/%d", s[0], s[1])
+		if len(s) == 4 {
+			name = actName(s)
 		}
 		b.Run(name, func(b *testing.B) {
 			c := s[1]
