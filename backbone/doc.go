@@ -79,7 +79,8 @@
 // dropout and stochastic-depth settings; the mean and standard deviation of
 // the default initialization; eval-mode features and logits (≤ 1e-4
 // relative) and batch-statistics features (≤ 5e-3) of ResNet-18 (32x32,
-// 40x56), ResNet-50, EfficientNet-B0, B3 and B5 on the golden-rule weights;
+// 40x56, 360x640), ResNet-50, EfficientNet-B0, B3 and B5 on the golden-rule
+// weights;
 // gradients of ResNet-18 and EfficientNet-B0; and a weight exchange with
 // PyTorch in both directions.
 package backbone

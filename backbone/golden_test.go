@@ -103,6 +103,7 @@ func TestGolden(t *testing.T) {
 		"resnet18_32.json",        // shared/golden
 		"efficientnet_b0_32.json", // shared/golden
 		"resnet18_40x56.json",
+		"resnet18_360x640.json",
 		"resnet50_64x64.json",
 		"efficientnet_b3_64x64.json",
 		"efficientnet_b5_48x48.json",
