@@ -63,6 +63,17 @@
 //
 //	err := safetensors.LoadModule("resnet18.safetensors", b)
 //
+// A torchvision checkpoint becomes such a file with the Python safetensors
+// package:
+//
+//	import torchvision
+//	from safetensors.torch import save_file
+//	m = torchvision.models.resnet18(weights="IMAGENET1K_V1")
+//	save_file(m.state_dict(), "resnet18.safetensors")
+//
+// (or, without that package, shared/peers/export_safetensors.py's writer).
+// ImageNet weights expect inputs standardized with augment.ImageNetNorm.
+//
 // Parameters own their storage: loading copies into it, optimizers update
 // it in place, and graphs built earlier see the new values.
 //
