@@ -19,7 +19,7 @@
 //
 // The defaults (Fashion-MNIST as 3-channel images, ResNet-18 and
 // EfficientNet-B0, gain ratios 0.25 to 2.5 in steps of 0.25, both fan
-// modes, seeds 42 and 1337, 2,000 training and 1,000 test images) finish in
+// modes, seeds 42 and 1337, 2,000 training and 500 test images) finish in
 // a few minutes on 2 cores. The thesis' full grid on CIFAR-10 (all 13
 // backbones, ratios 0.1 to 3.0, six seeds, the whole dataset, with and
 // without the classifier) is
@@ -30,8 +30,10 @@
 //	    -train 0 -test 0 -classifier -out randominit-cifar10
 //
 // which is 13 × 30 × 2 × 6 = 4,680 initializations of 60,000 images each:
-// weeks of CPU time on 2 cores; split it over machines with -backbones and
-// -seeds and merge the runs.csv files.
+// weeks of CPU time on 2 cores. Split it over machines with -backbones and
+// -seeds and merge the results with
+//
+//	go run ./examples/randominit -report a/runs.csv,b/runs.csv -out merged
 //
 // Outputs, in -out: runs.csv and runs.json (every run), results.md (the
 // best setting per backbone as thesis Tables 5.1/5.2, the FWHM of the
@@ -90,6 +92,9 @@ type Config struct {
 	Std        []float32 `json:"std"`
 	Out        string    `json:"out"`
 	NoPlots    bool      `json:"no_plots"`
+	// Report lists runs.csv files to merge and report on instead of
+	// sweeping (-report).
+	Report []string `json:"report,omitempty"`
 }
 
 // Normalization constants selectable with -norm.
@@ -113,7 +118,7 @@ func parseConfig(args []string, stderr io.Writer) (Config, error) {
 	fs.BoolVar(&c.Classifier, "classifier", false, "also evaluate the classifier's logits as the representation (Table 5.2)")
 	fs.StringVar(&c.HeadInit, "head-init", "kaiming", "classifier initialization: kaiming (like every other weight) or default (torchvision's)")
 	fs.IntVar(&c.Train, "train", 2000, "training (bank) images, class-balanced: the first N/classes of each class; 0 = all")
-	fs.IntVar(&c.Test, "test", 1000, "test (query) images, class-balanced; 0 = all")
+	fs.IntVar(&c.Test, "test", 500, "test (query) images, class-balanced; 0 = all")
 	fs.IntVar(&c.K, "k", knn.DefaultK, "kNN neighbours")
 	fs.Float64Var(&c.Tau, "tau", knn.DefaultTau, "kNN temperature")
 	fs.IntVar(&c.BatchSize, "batch", 256, "extraction batch size")
@@ -121,12 +126,15 @@ func parseConfig(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&c.Norm, "norm", "imagenet", "input normalization: imagenet (lightly's default), cifar10 or none")
 	fs.StringVar(&c.Out, "out", "randominit-out", "output folder")
 	fs.BoolVar(&c.NoPlots, "noplots", false, "skip the PNG plots")
+	var report string
+	fs.StringVar(&report, "report", "", "comma-separated runs.csv files: merge them and write the report to -out, without sweeping")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
+	c.Report = ParseList(report)
 	var err error
 	if c.Gains, err = ParseGains(gains); err != nil {
 		return c, err
@@ -270,14 +278,14 @@ func measure(train, test []float32, dim int, trainLabels, testLabels []int, clas
 // order backbone, fan mode, gain ratio, seed (features before logits).
 // Each finished run is also passed to each (for progress and incremental
 // output).
-func Sweep(cfg Config, log io.Writer, each func(Run) error) ([]Run, int, error) {
+func Sweep(cfg Config, log io.Writer, each func(Run) error) ([]Run, error) {
 	train, err := openSplit(cfg.Data, dataset.Train, cfg.Train)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	test, err := openSplit(cfg.Data, dataset.Test, cfg.Test)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	classes := train.Classes()
 	img := train.Image(0)
@@ -291,7 +299,7 @@ func Sweep(cfg Config, log io.Writer, each func(Run) error) ([]Run, int, error) 
 	for _, name := range cfg.Backbones {
 		net, err := backbone.New(name, backbone.Config{NoInit: true})
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		params := nn.CountParams(net)
 		ex := &knn.Extractor{BatchSize: cfg.BatchSize, InputSize: cfg.InputSize, Mean: cfg.Mean, Std: cfg.Std}
@@ -303,34 +311,34 @@ func Sweep(cfg Config, log io.Writer, each func(Run) error) ([]Run, int, error) 
 					initialize(net, fan, gain, seed, cfg.HeadInit)
 					trF, dim, err := ex.Extract(net, train)
 					if err != nil {
-						return nil, 0, err
+						return nil, err
 					}
 					teF, _, err := ex.Extract(net, test)
 					if err != nil {
-						return nil, 0, err
+						return nil, err
 					}
-					r := Run{Backbone: name, Params: params, Kind: KindFeatures, Fan: fan, GainRatio: gain, Seed: seed}
+					r := Run{Backbone: name, Params: params, Classes: classes, Kind: KindFeatures, Fan: fan, GainRatio: gain, Seed: seed}
 					if r.Top1, r.Top5, r.Note, err = measure(trF, teF, dim, trainLabels, testLabels, classes, kcfg); err != nil {
-						return nil, 0, err
+						return nil, err
 					}
 					out := []Run{r}
 					if cfg.Classifier {
 						if logits == nil {
 							if logits, err = newLogitsProgram(net, dim, cfg.BatchSize); err != nil {
-								return nil, 0, err
+								return nil, err
 							}
 						}
 						trL, err := logits.apply(trF)
 						if err != nil {
-							return nil, 0, err
+							return nil, err
 						}
 						teL, err := logits.apply(teF)
 						if err != nil {
-							return nil, 0, err
+							return nil, err
 						}
 						r.Kind = KindLogits
 						if r.Top1, r.Top5, r.Note, err = measure(trL, teL, logits.classes, trainLabels, testLabels, classes, kcfg); err != nil {
-							return nil, 0, err
+							return nil, err
 						}
 						out = append(out, r)
 					}
@@ -341,7 +349,7 @@ func Sweep(cfg Config, log io.Writer, each func(Run) error) ([]Run, int, error) 
 						out[i].Seconds = secs
 						line += fmt.Sprintf(" %s top-1 %s%%", out[i].Kind, pct(out[i].Top1))
 						if err := each(out[i]); err != nil {
-							return nil, 0, err
+							return nil, err
 						}
 					}
 					fmt.Fprintf(log, "%s (%.1f s)\n", line, secs)
@@ -354,22 +362,30 @@ func Sweep(cfg Config, log io.Writer, each func(Run) error) ([]Run, int, error) 
 		}
 		ex.Close()
 	}
-	return runs, classes, nil
+	return runs, nil
 }
 
-// Report writes results.md, runs.json and the plots, and returns the
+// Report writes results.md, runs.json and the plots of runs (backbones,
+// kinds and fan modes in order of appearance) to cfg.Out, and returns the
 // Markdown.
-func Report(cfg Config, runs []Run, classes int) (string, error) {
+func Report(cfg Config, runs []Run) (string, error) {
+	if len(runs) == 0 {
+		return "", errors.New("no runs to report")
+	}
 	settings := Aggregate(runs)
 	fwhm := FWHMTable(runs)
-	chance := 1 / float64(classes)
+	chance := 1 / float64(runs[0].Classes)
+	backbones := distinct(runs, func(r Run) string { return r.Backbone })
+	kinds := distinct(runs, func(r Run) string { return r.Kind })
+	fans := distinct(runs, func(r Run) string { return r.Fan })
+	seeds := distinct(runs, func(r Run) string { return strconv.FormatUint(r.Seed, 10) })
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Random-initialization kNN baseline\n\n")
-	fmt.Fprintf(&b, "Data `%s` (%d training, %d test images requested; 0 = all), kNN k = %d, τ = %g, chance %.2f%%, normalization %s, head init %s, seeds %v.\n",
-		cfg.Data, cfg.Train, cfg.Test, cfg.K, cfg.Tau, 100*chance, cfg.Norm, cfg.HeadInit, cfg.Seeds)
-	kinds := []string{KindFeatures}
-	if cfg.Classifier {
-		kinds = append(kinds, KindLogits)
+	if len(cfg.Report) > 0 {
+		fmt.Fprintf(&b, "Merged from %s; chance %.2f%%, seeds %s.\n", strings.Join(cfg.Report, ", "), 100*chance, strings.Join(seeds, ", "))
+	} else {
+		fmt.Fprintf(&b, "Data `%s` (%d training, %d test images requested; 0 = all), kNN k = %d, τ = %g, chance %.2f%%, normalization %s, head init %s, seeds %s.\n",
+			cfg.Data, cfg.Train, cfg.Test, cfg.K, cfg.Tau, 100*chance, cfg.Norm, cfg.HeadInit, strings.Join(seeds, ", "))
 	}
 	for _, kind := range kinds {
 		title := "Without classifier (pooled features; thesis Table 5.1)"
@@ -378,16 +394,16 @@ func Report(cfg Config, runs []Run, classes int) (string, error) {
 		}
 		fmt.Fprintf(&b, "\n## %s\n\nBest setting per backbone, top-1 mean ± std over seeds:\n\n", title)
 		BestTable(&b, Best(settings, kind))
-		for _, fan := range cfg.Fans {
+		for _, fan := range fans {
 			fmt.Fprintf(&b, "\nFWHM of the accuracy-vs-gain-ratio curve, %s (thesis Table 5.3):\n\n", fanTitle(fan))
 			FWHMMarkdown(&b, fwhm, kind, fan)
 		}
 	}
 	fmt.Fprintf(&b, "\n## Every setting (top-1 %%, mean ± std over seeds)\n")
-	for _, name := range cfg.Backbones {
+	for _, name := range backbones {
 		for _, kind := range kinds {
 			fmt.Fprintf(&b, "\n### %s, %s\n\n", backbone.Title(name), kind)
-			SweepTable(&b, settings, name, kind, cfg.Fans)
+			SweepTable(&b, settings, name, kind, fans)
 		}
 	}
 	md := b.String()
@@ -401,8 +417,8 @@ func Report(cfg Config, runs []Run, classes int) (string, error) {
 		return md, nil
 	}
 	for _, kind := range kinds {
-		for _, name := range cfg.Backbones {
-			if err := PlotGainCurves(plotName(cfg.Out, "gain_%s_%s.png", name, kind), settings, name, kind, cfg.Fans, chance); err != nil {
+		for _, name := range backbones {
+			if err := PlotGainCurves(plotName(cfg.Out, "gain_%s_%s.png", name, kind), settings, name, kind, fans, chance); err != nil {
 				return "", fmt.Errorf("plot: %w", err)
 			}
 		}
@@ -421,16 +437,31 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
 		return err
 	}
-	csvOut, err := createCSV(filepath.Join(cfg.Out, "runs.csv"))
-	if err != nil {
-		return err
+	var runs []Run
+	if len(cfg.Report) > 0 {
+		for _, path := range cfg.Report {
+			r, err := ReadCSV(path)
+			if err != nil {
+				return err
+			}
+			runs = append(runs, r...)
+		}
+		for _, r := range runs {
+			if r.Classes != runs[0].Classes {
+				return fmt.Errorf("merged runs have %d and %d classes", runs[0].Classes, r.Classes)
+			}
+		}
+	} else {
+		csvOut, err := createCSV(filepath.Join(cfg.Out, "runs.csv"))
+		if err != nil {
+			return err
+		}
+		defer csvOut.Close()
+		if runs, err = Sweep(cfg, stdout, func(r Run) error { return csvOut.add(csvRecord(r)) }); err != nil {
+			return err
+		}
 	}
-	defer csvOut.Close()
-	runs, classes, err := Sweep(cfg, stdout, func(r Run) error { return csvOut.add(csvRecord(r)) })
-	if err != nil {
-		return err
-	}
-	md, err := Report(cfg, runs, classes)
+	md, err := Report(cfg, runs)
 	if err != nil {
 		return err
 	}

@@ -47,7 +47,7 @@ func PlotGainCurves(path string, settings []Setting, name, kind string, fans []s
 	p.X.Label.Text = "gain ratio (gain = ratio · √2)"
 	p.Y.Label.Text = "kNN top-1 accuracy (%)"
 	p.Legend.Top = true
-	xmin, xmax := math.Inf(1), math.Inf(-1)
+	xmin, xmax, ymax := math.Inf(1), math.Inf(-1), 0.0
 	for i, f := range fans {
 		var line, lo, hi plotter.XYs
 		for _, s := range settings {
@@ -58,7 +58,7 @@ func PlotGainCurves(path string, settings []Setting, name, kind string, fans []s
 			line = append(line, plotter.XY{X: s.GainRatio, Y: m})
 			lo = append(lo, plotter.XY{X: s.GainRatio, Y: m - c})
 			hi = append(hi, plotter.XY{X: s.GainRatio, Y: m + c})
-			xmin, xmax = min(xmin, s.GainRatio), max(xmax, s.GainRatio)
+			xmin, xmax, ymax = min(xmin, s.GainRatio), max(xmax, s.GainRatio), max(ymax, m+c)
 		}
 		if len(line) == 0 {
 			continue
@@ -90,9 +90,13 @@ func PlotGainCurves(path string, settings []Setting, name, kind string, fans []s
 	if err := chanceLine(p, chance, xmin, xmax); err != nil {
 		return err
 	}
-	p.Y.Min = 0
+	p.Y.Min, p.Y.Max = 0, headroom(ymax)
 	return p.Save(7*vg.Inch, 4.5*vg.Inch, path)
 }
+
+// headroom returns a y-axis maximum (%) leaving space for the legend
+// above data reaching ymax.
+func headroom(ymax float64) float64 { return min(1.3*ymax, 100) }
 
 // PlotBestVsSize writes the best mean top-1 accuracy per backbone against
 // its size in millions of parameters, a line per family with 95%
@@ -116,7 +120,7 @@ func PlotBestVsSize(path string, best []Setting, kind string, chance float64) er
 		}
 		byFam[f] = append(byFam[f], s)
 	}
-	xmin, xmax := math.Inf(1), math.Inf(-1)
+	xmin, xmax, ymax := math.Inf(1), math.Inf(-1), 0.0
 	for i, f := range fams {
 		var pts plotter.XYs
 		var errs plotter.YErrors
@@ -129,7 +133,7 @@ func PlotBestVsSize(path string, best []Setting, kind string, chance float64) er
 			pts = append(pts, plotter.XY{X: x, Y: 100 * s.Mean()})
 			labels = append(labels, backbone.Title(s.Backbone))
 			errs = append(errs, struct{ Low, High float64 }{100 * s.CI95(), 100 * s.CI95()})
-			xmin, xmax = min(xmin, x), max(xmax, x)
+			xmin, xmax, ymax = min(xmin, x), max(xmax, x), max(ymax, 100*(s.Mean()+s.CI95()))
 		}
 		if len(pts) == 0 {
 			continue
@@ -165,13 +169,13 @@ func PlotBestVsSize(path string, best []Setting, kind string, chance float64) er
 	if math.IsInf(xmin, 0) {
 		return nil
 	}
-	if xmax == xmin {
-		xmin, xmax = xmin-1, xmax+1
-	}
+	pad := max(0.1*(xmax-xmin), 1)
+	xmin, xmax = max(xmin-pad, 0), xmax+2*pad // room for the labels
 	if err := chanceLine(p, chance, xmin, xmax); err != nil {
 		return err
 	}
-	p.Y.Min = 0
+	p.X.Min, p.X.Max = xmin, xmax
+	p.Y.Min, p.Y.Max = 0, headroom(ymax)
 	return p.Save(7*vg.Inch, 4.5*vg.Inch, path)
 }
 

@@ -16,13 +16,56 @@ import (
 )
 
 // csvHeader is the first line of runs.csv.
-var csvHeader = []string{"backbone", "params", "kind", "fan", "gain_ratio", "seed", "top1", "top5", "seconds", "note"}
+var csvHeader = []string{"backbone", "params", "classes", "kind", "fan", "gain_ratio", "seed", "top1", "top5", "seconds", "note"}
 
 // csvRecord formats a run as a runs.csv line (accuracies as fractions).
 func csvRecord(r Run) []string {
 	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
-	return []string{r.Backbone, strconv.Itoa(r.Params), r.Kind, r.Fan, f(r.GainRatio),
+	return []string{r.Backbone, strconv.Itoa(r.Params), strconv.Itoa(r.Classes), r.Kind, r.Fan, f(r.GainRatio),
 		strconv.FormatUint(r.Seed, 10), f(r.Top1), f(r.Top5), strconv.FormatFloat(r.Seconds, 'f', 2, 64), r.Note}
+}
+
+// ReadCSV reads the runs of a runs.csv file.
+func ReadCSV(path string) ([]Run, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	cr := csv.NewReader(f)
+	cr.FieldsPerRecord = len(csvHeader)
+	recs, err := cr.ReadAll()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(recs) == 0 || !slices.Equal(recs[0], csvHeader) {
+		return nil, fmt.Errorf("%s: header is not %s", path, strings.Join(csvHeader, ","))
+	}
+	var runs []Run
+	for i, rec := range recs[1:] {
+		r := Run{Backbone: rec[0], Kind: rec[3], Fan: rec[4], Note: rec[10]}
+		var errs [7]error
+		r.Params, errs[0] = strconv.Atoi(rec[1])
+		r.Classes, errs[1] = strconv.Atoi(rec[2])
+		r.GainRatio, errs[2] = strconv.ParseFloat(rec[5], 64)
+		r.Seed, errs[3] = strconv.ParseUint(rec[6], 10, 64)
+		r.Top1, errs[4] = strconv.ParseFloat(rec[7], 64)
+		r.Top5, errs[5] = strconv.ParseFloat(rec[8], 64)
+		r.Seconds, errs[6] = strconv.ParseFloat(rec[9], 64)
+		for _, e := range errs {
+			if e != nil {
+				return nil, fmt.Errorf("%s: record %d: %w", path, i+1, e)
+			}
+		}
+		if r.Kind != KindFeatures && r.Kind != KindLogits {
+			return nil, fmt.Errorf("%s: record %d: kind %q", path, i+1, r.Kind)
+		}
+		if r.Classes <= 0 {
+			return nil, fmt.Errorf("%s: record %d: %d classes", path, i+1, r.Classes)
+		}
+		runs = append(runs, r)
+	}
+	return runs, nil
 }
 
 // writeJSON writes the runs with the run configuration to path.

@@ -23,9 +23,10 @@ const (
 // mode and seed, measured with kNN on one kind of representation.
 type Run struct {
 	Backbone  string  `json:"backbone"`
-	Params    int     `json:"params"` // trainable parameters, classifier included (Table 4.1)
-	Kind      string  `json:"kind"`   // "features" or "logits"
-	Fan       string  `json:"fan"`    // "in" or "out"
+	Params    int     `json:"params"`  // trainable parameters, classifier included (Table 4.1)
+	Classes   int     `json:"classes"` // of the dataset: chance is 1/Classes
+	Kind      string  `json:"kind"`    // "features" or "logits"
+	Fan       string  `json:"fan"`     // "in" or "out"
 	GainRatio float64 `json:"gain_ratio"`
 	Seed      uint64  `json:"seed"`
 	Top1      float64 `json:"top1"` // fractions in [0, 1]
@@ -373,6 +374,18 @@ func ParseList(s string) []string {
 	for _, p := range strings.Split(s, ",") {
 		if p = strings.TrimSpace(p); p != "" {
 			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// distinct returns the distinct values of f over runs, in order of first
+// appearance.
+func distinct(runs []Run, f func(Run) string) []string {
+	var out []string
+	for _, r := range runs {
+		if v := f(r); !slices.Contains(out, v) {
+			out = append(out, v)
 		}
 	}
 	return out

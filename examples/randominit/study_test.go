@@ -84,7 +84,7 @@ func TestCurveFWHM(t *testing.T) {
 func sampleRuns() []Run {
 	var runs []Run
 	add := func(b string, params int, fan string, g float64, seed uint64, top1 float64) {
-		runs = append(runs, Run{Backbone: b, Params: params, Kind: KindFeatures, Fan: fan, GainRatio: g, Seed: seed, Top1: top1, Top5: top1 + 0.3})
+		runs = append(runs, Run{Backbone: b, Params: params, Classes: 10, Kind: KindFeatures, Fan: fan, GainRatio: g, Seed: seed, Top1: top1, Top5: top1 + 0.3})
 	}
 	for _, s := range []struct {
 		seed uint64
@@ -203,6 +203,7 @@ func TestEndToEnd(t *testing.T) {
 			"-classifier", "-k", "10", "-batch", "32", "-out", out}
 	}
 	var records [2][][]string
+	var outs [2]string
 	for i := range 2 {
 		out := t.TempDir()
 		var stdout bytes.Buffer
@@ -230,13 +231,67 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("runs.csv has %d lines, want %d", len(recs), 1+3*2*2*2)
 		}
 		for _, r := range recs[1:] {
-			r[8] = "" // seconds
+			r[9] = "" // seconds
 		}
 		records[i] = recs
+		outs[i] = out
 	}
 	for i := range records[0] {
 		if !slices.Equal(records[0][i], records[1][i]) {
 			t.Fatalf("run %d differs between identical sweeps: %v vs %v", i, records[0][i], records[1][i])
 		}
+	}
+	// Report mode: the runs of both sweeps merged give every setting twice
+	// the seeds, with the same means.
+	merged := t.TempDir()
+	var stdout bytes.Buffer
+	err := run([]string{"-report", filepath.Join(outs[0], "runs.csv") + "," + filepath.Join(outs[1], "runs.csv"), "-out", merged}, &stdout, &stdout)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stdout.String())
+	}
+	one, err := os.ReadFile(filepath.Join(outs[0], "results.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	both, err := os.ReadFile(filepath.Join(merged, "results.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Rows "| 0.50 | m ± s | ..." keep their means; the seed count doubles.
+	if !strings.Contains(string(both), "Merged from") || strings.Count(string(both), "| 4 |") != strings.Count(string(one), "| 2 |") {
+		t.Errorf("merged report:\n%s\nsingle:\n%s", both, one)
+	}
+}
+
+func TestReadCSVErrors(t *testing.T) {
+	dir := t.TempDir()
+	head := strings.Join(csvHeader, ",") + "\n"
+	for _, tc := range []struct {
+		name, content, want string
+	}{
+		{"header", "a,b\n", "wrong number of fields"},
+		{"other header", strings.Repeat("x,", len(csvHeader)-1) + "x\n", "header is not"},
+		{"gain", head + "resnet18,1,10,features,in,abc,42,0.5,0.6,1.0,\n", "record 1"},
+		{"kind", head + "resnet18,1,10,maps,in,1,42,0.5,0.6,1.0,\n", `kind "maps"`},
+		{"classes", head + "resnet18,1,0,features,in,1,42,0.5,0.6,1.0,\n", "0 classes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, tc.name+".csv")
+			if err := os.WriteFile(path, []byte(tc.content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := ReadCSV(path)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want %q", err, tc.want)
+			}
+		})
+	}
+	path := filepath.Join(dir, "ok.csv")
+	if err := os.WriteFile(path, []byte(head+"resnet18,11689512,10,logits,out,1.5,42,0.5,NaN,2.25,non-finite\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runs, err := ReadCSV(path)
+	if err != nil || len(runs) != 1 || runs[0].GainRatio != 1.5 || runs[0].Kind != KindLogits || !math.IsNaN(runs[0].Top5) || runs[0].Note != "non-finite" {
+		t.Fatalf("ReadCSV = %+v, %v", runs, err)
 	}
 }
