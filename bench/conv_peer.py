@@ -9,7 +9,9 @@ The shapes are read from the models themselves (forward hooks), so they are
 exactly the ones the networks run; nn's benchmark tables list the same.
 Each case times y = conv2d(x, w); y.backward(dy), with x.requires_grad off
 for the stem (its input is the image), and prints the median of `repeats`
-runs after one warm-up. `only` restricts to cases whose name contains it
+runs after one warm-up, and the median CPU time of the process (all
+threads; with 2 threads it includes OpenMP's spin-waiting, with 1 thread it
+is the work itself). `only` restricts to cases whose name contains it
 (e.g. "ResNet18").
 """
 import statistics
@@ -79,13 +81,18 @@ class Case:
         y.backward(self.dy)
 
 
+CPU = []  # CPU seconds (all threads) of the runs median_time timed last
+
+
 def median_time(fn, repeats):
     fn()  # warm-up
     ts = []
+    CPU.clear()
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
         ts.append(time.perf_counter() - t0)
+        CPU.append(time.process_time() - c0)
     return statistics.median(ts)
 
 
@@ -103,7 +110,8 @@ def main():
         if not only or only in net + "/":
             for case, _ in cases:
                 t = median_time(case.run, repeats)
-                print("%s/%s\t%.6f s\t%.2f GFLOP/s" % (net, name(case.key), t, case.flops / t / 1e9), flush=True)
+                print("%s/%s\t%.6f s\t%.2f GFLOP/s\t%.6f cpu-s"
+                      % (net, name(case.key), t, case.flops / t / 1e9, statistics.median(CPU)), flush=True)
         if not only or only in net + "Stack":
             def stack():
                 for case, n in cases:
@@ -111,13 +119,14 @@ def main():
                         case.run()
             flops = sum(case.flops * n for case, n in cases)
             t = median_time(stack, repeats)
-            print("%sStack (%d convs)\t%.6f s\t%.2f GFLOP/s"
-                  % (net, sum(n for _, n in cases), t, flops / t / 1e9), flush=True)
+            print("%sStack (%d convs)\t%.6f s\t%.2f GFLOP/s\t%.6f cpu-s"
+                  % (net, sum(n for _, n in cases), t, flops / t / 1e9, statistics.median(CPU)), flush=True)
     if not only or only in "Depthwise/":
         for key in DEPTHWISE:
             case = Case(key)
             t = median_time(case.run, repeats)
-            print("Depthwise/%s\t%.6f s\t%.2f GFLOP/s" % (name(case.key), t, case.flops / t / 1e9), flush=True)
+            print("Depthwise/%s\t%.6f s\t%.2f GFLOP/s\t%.6f cpu-s"
+                  % (name(case.key), t, case.flops / t / 1e9, statistics.median(CPU)), flush=True)
 
 
 if __name__ == "__main__":

@@ -1000,14 +1000,26 @@ func transposeChunk[T linalg.Float](pl *convPlan, m, t []T, n0, nb int, toChunk 
 	})
 }
 
-// gonumBLAS is whether linalg runs gonum's pure-Go BLAS.
-var gonumBLAS = linalg.Backend == "gonum"
+var (
+	// gonumBLAS is whether linalg runs gonum's pure-Go BLAS.
+	gonumBLAS = linalg.Backend == "gonum"
+	// useSgemm is whether gemm runs float32 products with sgemm
+	// (conv_sgemm.go) instead of gonum's.
+	useSgemm = gonumBLAS && haveAVX2FMA()
+)
 
-// gemm is linalg.Gemm with alpha 1, computed on the calling goroutine.
+// gemm is linalg.Gemm with alpha 1, computed on the calling goroutine. In
+// the default build float32 products go to sgemm where the CPU has AVX2.
 // gonum's Sgemm hands products of four or more 64x64 blocks of C to
 // goroutines of its own, which would oversubscribe the kernels' workers,
 // so under gonum C is computed in pieces of at most three such blocks.
 func gemm[T linalg.Float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	if useSgemm {
+		if c32, ok := any(c).([]float32); ok {
+			sgemm(tA, tB, m, n, k, any(a).([]float32), lda, any(b).([]float32), ldb, float32(beta), c32, ldc)
+			return
+		}
+	}
 	const tm, tn = 64, 192
 	if !gonumBLAS || m <= tm && n <= tn || m <= 3*tm && n <= tm {
 		linalg.Gemm(tA, tB, m, n, k, 1, a, lda, b, ldb, beta, c, ldc)
