@@ -12,10 +12,10 @@ func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
 
 func xgetbv() (eax, edx uint32)
 
-// haveAVX2FMA reports whether the CPU and the OS support AVX2 and FMA.
 // sgemmAsm is whether sgemmKernel4x16 is the assembly one.
 const sgemmAsm = true
 
+// haveAVX2FMA reports whether the CPU and the OS support AVX2 and FMA.
 func haveAVX2FMA() bool {
 	maxID, _, _, _ := cpuid(0, 0)
 	if maxID < 7 {
