@@ -254,7 +254,9 @@ func (p convParams) plan(cache **convPlan, x, w tensor.Shape) (*convPlan, error)
 	pl.depth = p.groups == s.c && p.groups > 1
 	pl.linear = pl.hw == 1 && pl.p == 1 && pl.ka == 1
 	pl.point = s.kh == 1 && s.kw == 1 && p.stride == 1 && p.pad == 0
-	pl.perImg = pl.p >= convPaths.perImageMinP || pl.point && convPaths.pointPerImg
+	// sgemm computes C in tiles 16 columns wide: per-image products need
+	// planes of 16 outputs to use them.
+	pl.perImg = pl.p >= convPaths.perImageMinP || pl.point && convPaths.pointPerImg && (pl.p >= 16 || !useSgemm)
 	pl.gather = !pl.point && s.ow < gatherMaxOW && (s.h+2*p.pad)*(s.w+2*p.pad) < 1<<31
 	if pl.gather {
 		wp := s.w + 2*p.pad
