@@ -32,7 +32,10 @@ import (
 // # Computation
 //
 // The kernels pick a strategy from the shapes (all float32 or float64,
-// multi-threaded with internal/parallel, GEMMs through internal/linalg):
+// multi-threaded with internal/parallel). Their GEMMs go to OpenBLAS with
+// -tags openblas; in the default build float32 GEMMs run on an AVX2/FMA
+// assembly kernel of this package (conv_sgemm.go) where the CPU has one,
+// everything else on gonum.
 //
 //   - Taps that read only padding for every output position are dropped
 //     (at a 1x1 plane with padding 1, eight of a 3x3 kernel's nine).
@@ -140,7 +143,7 @@ func (p convParams) shape(x, w tensor.Shape) (convShape, error) {
 	return s, nil
 }
 
-// Tuning constants; see bench/conv.md for the measurements behind them.
+// Tuning constants, set from the benchmarks of bench/conv.md.
 const (
 	// colCap bounds the column matrix of one batched chunk (elements).
 	colCap = 1 << 21
@@ -810,8 +813,8 @@ func col2imRows[T linalg.Float](pl *convPlan, dxc, col []T, ld, c int) {
 	}
 }
 
-// padScratch returns scratch for planes padded planes (nil when the
-// kernels need none).
+// padScratch returns scratch for the given number of padded planes (nil
+// when the kernels need none).
 func padScratch[T linalg.Float](pl *convPlan, planes int) *scratch[T] {
 	if !pl.gather || pl.pad == 0 {
 		return nil
@@ -819,7 +822,8 @@ func padScratch[T linalg.Float](pl *convPlan, planes int) *scratch[T] {
 	return getScratch[T](planes * pl.padLen)
 }
 
-// padSlot is the i-th group of planes planes of a padScratch buffer.
+// padSlot is the i-th group of the given number of planes of a padScratch
+// buffer.
 func padSlot[T linalg.Float](pl *convPlan, b *scratch[T], i, planes int) []T {
 	if b == nil {
 		return nil
@@ -1046,10 +1050,10 @@ func gemm[T linalg.Float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb i
 	}
 }
 
-// pgemm is gemm split over the larger of C's
-// dimensions into blocks that depend only on the sizes, run concurrently.
-// Every element of C is computed by one call over the full k, so the
-// result does not depend on parallel.Workers.
+// pgemm is gemm split over the larger of C's dimensions into blocks that
+// depend only on the sizes, run concurrently. Every element of C is
+// computed by one call over the full k, so the result does not depend on
+// parallel.Workers.
 func pgemm[T linalg.Float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	const (
 		minFlops = 1 << 22 // below this one call is cheaper than a split
