@@ -101,4 +101,106 @@
 // partial results in chunk order, so values and gradients do not depend on
 // the number of goroutines; heads draw their initial weights from the seed
 // given to NewMLP only.
+//
+// # Methods
+//
+// A Method is a composition of backbones, heads and one loss, whose parts
+// are exported fields, so a user assembles (or varies) a method in a few
+// lines of plain code; the New* constructors fill the fields with the
+// papers' heads:
+//
+//	bb, _ := backbone.New("efficientnet_b0", backbone.Config{Seed: 1})
+//	as, _ := backbone.New("resnet34", backbone.Config{Seed: 2})
+//	proj := func(name string, in int) ssl.Head { return ssl.NewMLP(name, ssl.SimSiamProjector(in, 2048, 2048, 2), 1) }
+//	pred := func(name string) ssl.Head { return ssl.NewMLP(name, ssl.SimSiamPredictor(2048, 512, 2048), 1) }
+//	m := &ssl.DiSiam{
+//		Online: bb, OnlineProjector: proj("projection_head", 1280), OnlinePredictor: pred("prediction_head"),
+//		Assistant: as, AssistantProjector: proj("assistant_projection_head", 512), AssistantPredictor: pred("assistant_prediction_head"),
+//		M: 2,
+//	}
+//
+//	SimCLR    backbone, projector; NTXent                                      Algorithm 1
+//	BYOL      online backbone, projector, predictor; EMA target; BYOLLoss    Algorithm 2
+//	SimSiam   backbone, projector, predictor; SymmetricD                      Algorithm 3
+//	FastSiam  SimSiam over M views; MultiViewD                                Algorithm 4
+//	DYOL      online and assistant networks, EMA target of the assistant      Algorithm 5
+//	DiSiam    online and assistant networks, targets = sg(assistant z)        Algorithm 6 (M = 2)
+//	          DiSiam+ is DiSiam with M > 2 views                              Algorithm 7
+//	SoftChain SimCLR and SimSiam (or DiSiam) mixed with a scheduled weight    Section 7.2 (future work)
+//
+// Loss builds the method's forward passes and loss on a graph's view
+// nodes; Trainable lists what gradient descent updates (online and
+// assistant networks and heads; never an EMA target); AfterStep moves EMA
+// targets with BYOL's momentum schedule τ_k = 1 - (1-τ_base)(cos(πk/K)+1)/2
+// (τ_base 0.99, SPEC-NOTES 9); Encoder is the online backbone, the
+// result. Parts names the networks as a PyTorch model's attributes:
+// Part.Prefix + parameter name is the method's state_dict key
+// ("backbone.conv1.weight", "assistant_backbone.conv1.weight",
+// "projection_head.layers.0.weight", "backbone_momentum." for BYOL's
+// target, lightly's names), which StateDict and LoadStateDict use and
+// which keeps two networks of the same architecture apart. Any
+// backbone.Backbone can be online or assistant. The doc comment of each
+// method gives its formula and where it follows SPEC-NOTES rather than
+// the letter of the thesis' pseudocode (DYOL's target is an EMA of the
+// assistant; DiSiam's assistant uses its own predictor and its targets are
+// the other view's assistant projections).
+//
+// # Optimization
+//
+// DefaultRecipe gives thesis Section 4.3's optimization (SPEC-NOTES 8):
+// SGD with momentum 0.9, weight decay 1e-4, learning rate
+// 0.03·batch/256 and cosine decay to zero for the negative-free methods;
+// LARS with weight decay 1e-6, 0.075·sqrt(batch), 10 warmup epochs then
+// cosine for SimCLR. NewOptimizer builds one optimizer per trainable part
+// (parameter names may repeat across networks) that behaves as a single
+// one and keys its state by state_dict key.
+//
+// # Training
+//
+// Trainer runs a list of Stages (a Method, its epochs, views, recipe and
+// an optional switching rule) over a dataset.Dataset: the loader makes
+// Views() augmented views per image (DefaultViews: SimSiam's, SimCLR's or
+// BYOL's recipe), each stage compiles its graph once, and every step runs
+// forward and backward, checks that the loss is finite (a DivergedError
+// names the epoch and step otherwise), steps the optimizer with the
+// schedule's learning rate and calls AfterStep. Gradient accumulation
+// (Accumulate) splits each batch into micro-batches. Every EvalEvery
+// epochs an Evaluator (knn.Evaluator: k = 200, τ = 0.1) measures the
+// encoder; History keeps every measurement, MaxTop1 the maximum the thesis
+// reports. The collapse monitor averages CollapseStd of the online
+// projection over each epoch (about 1/sqrt(d) healthy, 0 collapsed).
+// Progress lines (loss, learning rate, img/s, ETA) go to Log, one
+// EpochRecord per epoch to MetricsPath (CSV or JSON Lines) and to
+// AfterEpoch.
+//
+// # Chaining
+//
+// The thesis' chaining (Section 3.5) is a Trainer with two stages whose
+// methods share the online backbone value (SimCLR, then DiSiam): the
+// second stage starts from the weights the first left. A stage ends after
+// its Epochs or earlier by its Switch rule, a Plateau of the kNN accuracy
+// (or of the loss): the relative improvement of the best value over the
+// last Patience measurements below Threshold (SPEC-NOTES 10; the thesis
+// names the criterion, convergence judged from the loss and the online
+// kNN accuracy, but no rule). BYOL and DYOL copy their target from the
+// online (assistant) network when their stage starts (Starter). SoftChain
+// is the "soft chaining" the thesis proposes as future work (Section 7.2):
+// one loss (1-w_k)·NT-Xent + w_k·L_negative-free whose weight w_k rises
+// from 0 to 1 along the run (CosineRamp), set before each step through
+// Scheduled.BeforeStep.
+//
+// # Checkpoints
+//
+// With a CheckpointDir the Trainer writes CheckpointFile atomically every
+// CheckpointEvery epochs and at the end of each stage: the method's
+// state_dict (every part, BatchNorm statistics and EMA targets included),
+// the optimizer's momentum buffers ("optimizer." + key), and as JSON
+// metadata the stage, epoch and step, the seed and batch size, the
+// counters of every Dropout and StochasticDepth layer reachable from the
+// parts, and the history. EncoderFile holds the online backbone alone
+// with torchvision names (safetensors.LoadModule loads it into a
+// backbone). Resume continues from the checkpoint; since the loader draws
+// every augmentation from (seed, epoch, image) and all state is restored,
+// the resumed run computes the same losses, bit for bit, as an
+// uninterrupted one (TestResumeIsExact).
 package ssl

@@ -463,8 +463,11 @@ func (r *run) evaluate(stage int, m Method) error {
 	}
 	ev := Evaluation{Epoch: r.epoch, Stage: stage, Top1: res.Top1, Top5: res.Top5}
 	r.hist.Evaluations = append(r.hist.Evaluations, ev)
-	best, _, _ := r.hist.MaxTop1()
-	r.log.printf("knn after epoch %d: top-1 %.2f%%  top-5 %.2f%%  (max %.2f%%, %.1fs)\n", r.epoch, 100*res.Top1, 100*res.Top5, 100*best, time.Since(start).Seconds())
+	maxText := ""
+	if best, _, ok := r.hist.MaxTop1(); ok {
+		maxText = fmt.Sprintf("max %.2f%%, ", 100*best)
+	}
+	r.log.printf("knn after epoch %d: top-1 %.2f%%  top-5 %.2f%%  (%s%.1fs)\n", r.epoch, 100*res.Top1, 100*res.Top5, maxText, time.Since(start).Seconds())
 	return nil
 }
 

@@ -3,6 +3,7 @@ package ssl_test
 import (
 	"context"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,6 +78,83 @@ func TestLearning(t *testing.T) {
 			if best < init.Top1+minGain {
 				t.Errorf("%s: kNN top-1 %.1f%% after training, %.1f%% at random initialization: want a gain of %.0f points",
 					tc.name, 100*best, 100*init.Top1, 100*minGain)
+			}
+		})
+	}
+}
+
+// TestLearningLong is the learning test with the thesis' networks and
+// heads, gated behind DISIAM_LONG=1 (tens of minutes on two cores):
+// ResNet-18 online (EfficientNet-B0 with DISIAM_ONLINE=efficientnet_b0),
+// ResNet-18 assistant (DISIAM_ASSISTANT), 2048 training and 500 test
+// images of Fashion-MNIST (DISIAM_DATA=synthetic for the synthetic set),
+// EPOCHS epochs (5), base learning rate LR (0.3). It requires the same
+// gain as TestLearning on Fashion-MNIST and logs the numbers.
+func TestLearningLong(t *testing.T) {
+	if os.Getenv("DISIAM_LONG") != "1" {
+		t.Skip("set DISIAM_LONG=1 to run the learning test with full-size networks")
+	}
+	var train, test dataset.Dataset
+	norm := augment.FashionMNISTNorm
+	synthetic := os.Getenv("DISIAM_DATA") == "synthetic"
+	if synthetic {
+		cfg := dataset.SyntheticConfig{Train: 2048, Test: 500}
+		train, test, norm = dataset.Synthetic(cfg, dataset.Train), dataset.Synthetic(cfg, dataset.Test), augment.CIFAR10Norm
+	} else {
+		train, test = fashionMNIST(t, 2048, 500)
+	}
+	name := func(env, def string) string {
+		if v := os.Getenv(env); v != "" {
+			return v
+		}
+		return def
+	}
+	only := os.Getenv("DISIAM_METHODS")
+	for _, mname := range []string{"simclr", "byol", "simsiam", "fastsiam", "dyol", "disiam", "disiam+"} {
+		t.Run(mname, func(t *testing.T) {
+			if only != "" && !strings.Contains(","+only+",", ","+mname+",") {
+				t.Skip("not in DISIAM_METHODS")
+			}
+			start := time.Now()
+			online := mustBackbone(name("DISIAM_ONLINE", "resnet18"), 1)
+			anet := name("DISIAM_ASSISTANT", "resnet18")
+			var m ssl.Method
+			switch mname {
+			case "simclr":
+				m = ssl.NewSimCLR(online, 1)
+			case "byol":
+				m = ssl.NewBYOL(online, mustBackbone(online.Name(), 9), 1)
+			case "simsiam":
+				m = ssl.NewSimSiam(online, 1)
+			case "fastsiam":
+				m = ssl.NewFastSiam(online, 4, 1)
+			case "dyol":
+				m = ssl.NewDYOL(online, mustBackbone(anet, 2), mustBackbone(anet, 9), 1)
+			case "disiam":
+				m = ssl.NewDiSiam(online, mustBackbone(anet, 2), 1)
+			case "disiam+":
+				m = ssl.NewDiSiamPlus(online, mustBackbone(anet, 2), 4, 1)
+			}
+			tr := &ssl.Trainer{
+				Stages: []ssl.Stage{{Method: m, Epochs: envInt("EPOCHS", 5), BaseLR: envFloat("LR", 0.3)}},
+				Data:   train, Norm: norm, Batch: 64, Seed: 3,
+				Evaluator: &knn.Evaluator{Train: train, Test: test, Mean: norm.Mean, Std: norm.Std},
+				EvalEvery: 1, EvalAtStart: true,
+			}
+			if testing.Verbose() {
+				tr.Log = os.Stderr
+			}
+			h, err := tr.Run(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			init, _ := h.Initial()
+			best, at, _ := h.MaxTop1()
+			fin, _ := h.Final()
+			t.Logf("%s (%s): kNN top-1 random init %.1f%%, max %.1f%% (epoch %d), final %.1f%%, %.0fs",
+				mname, online.Name(), 100*init.Top1, 100*best, at, 100*fin.Top1, time.Since(start).Seconds())
+			if !synthetic && best < init.Top1+minGain {
+				t.Errorf("kNN top-1 %.1f%% after training, %.1f%% at random initialization", 100*best, 100*init.Top1)
 			}
 		})
 	}

@@ -302,3 +302,40 @@ func TestTrainerErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestAccumulate(t *testing.T) {
+	train, _, norm := trainerData()
+	tr := &ssl.Trainer{Stages: []ssl.Stage{{Method: resumeMethods()["simsiam"](), Epochs: 1}}, Data: train, Norm: norm,
+		Batch: 32, Accumulate: 2, Seed: 1}
+	h, err := tr.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := h.Epochs[0]; r.Steps != 3 || !(r.Loss > -1 && r.Loss < 1) {
+		t.Errorf("accumulated epoch %+v, want 3 optimizer steps (96 images, batch 32)", r)
+	}
+}
+
+// The losses depend on the seed only, not on the number of loader
+// goroutines; another seed gives other losses.
+func TestTrainerDeterministic(t *testing.T) {
+	train, _, norm := trainerData()
+	losses := func(workers int, seed uint64) []float64 {
+		tr := &ssl.Trainer{Stages: []ssl.Stage{{Method: resumeMethods()["byol"](), Epochs: 2}}, Data: train, Norm: norm,
+			Batch: 32, Seed: seed, Workers: workers}
+		h, err := tr.Run(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h.Losses()
+	}
+	a, b, c := losses(1, 4), losses(3, 4), losses(2, 5)
+	for i := range a {
+		if a[i] != b[i] {
+			t.Errorf("epoch %d: loss %v with 1 worker, %v with 3", i+1, a[i], b[i])
+		}
+	}
+	if a[0] == c[0] {
+		t.Error("seeds 4 and 5 gave the same loss")
+	}
+}

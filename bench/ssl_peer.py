@@ -1,0 +1,53 @@
+"""PyTorch peer of ssl's BenchmarkStep: one case of ../shared/peers/bench.py
+per process, so that the peak RSS belongs to that case alone.
+
+usage: /usr/bin/python3 bench/ssl_peer.py CASE [steps] [threads] [batch]
+CASE: simsiam/resnet18, simsiam/efficientnet_b0, simclr/resnet18,
+      disiam/efficientnet_b0+resnet34, disiam+/efficientnet_b0+resnet34/4views
+Prints one line: case, img/s (median step, one image = all its views),
+peak RSS in MB (resource.getrusage), threads.
+"""
+import os
+import resource
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.environ.get("PEERS", "/work/shared/peers"))
+sys.argv, args = sys.argv[:1], sys.argv[1:]  # bench.py reads sys.argv at import
+import bench  # noqa: E402
+
+case = args[0]
+steps = int(args[1]) if len(args) > 1 else 3
+threads = int(args[2]) if len(args) > 2 else 2
+batch = int(args[3]) if len(args) > 3 else 64
+torch.set_num_threads(threads)
+
+parts = case.split("/")
+views = 4 if case.endswith("4views") else 2
+if parts[0] == "simsiam":
+    model = bench.SimSiam(parts[1])
+elif parts[0] == "simclr":
+    model = bench.SimCLR(parts[1])
+elif parts[0] in ("disiam", "disiam+"):
+    online, assistant = parts[1].split("+")
+    model = bench.DiSiam(online, assistant)
+else:
+    sys.exit("unknown case " + case)
+
+model.train()
+opt = torch.optim.SGD(model.parameters(), lr=0.03, momentum=0.9, weight_decay=1e-4)
+xs = [torch.randn(batch, 3, 32, 32) for _ in range(views)]
+ts = []
+for i in range(steps + 1):
+    t = time.perf_counter()
+    loss = model(xs)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    ts.append(time.perf_counter() - t)
+ts = sorted(ts[1:])
+med = ts[len(ts) // 2]
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print("%s\t%.1f img/s\t%.0f MB\t%d threads" % (case, batch / med, rss, torch.get_num_threads()), flush=True)
