@@ -68,10 +68,10 @@ func Chunks(n, grain int) int {
 	return (n + grain - 1) / grain
 }
 
-// Grain returns a chunk length that splits n items into about 4 chunks per
-// default worker, but at least min items each. It depends only on n and
-// minItems (and runtime.NumCPU at start-up through DefaultChunks), so results
-// stay independent of Workers.
+// Grain returns a chunk length that splits n items into about DefaultChunks
+// chunks of at least minItems items each. It depends only on n and
+// minItems, never on Workers, so chunk boundaries (and any per-chunk
+// partial sums) are the same on every machine.
 func Grain(n, minItems int) int {
 	g := (n + DefaultChunks - 1) / DefaultChunks
 	if g < minItems {
