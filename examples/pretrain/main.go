@@ -33,18 +33,14 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 
-	"github.com/disiam/disiam/augment"
 	"github.com/disiam/disiam/backbone"
 	"github.com/disiam/disiam/dataset"
+	"github.com/disiam/disiam/examples/internal/runner"
 	"github.com/disiam/disiam/knn"
 	"github.com/disiam/disiam/ssl"
 )
-
-var methods = []string{ssl.NameSimCLR, ssl.NameBYOL, ssl.NameSimSiam, ssl.NameFastSiam, ssl.NameDYOL,
-	ssl.NameDiSiam, ssl.NameDiSiamPlus, ssl.NameSoftChain}
 
 type config struct {
 	method, chain, backbone, assistant, data, out string
@@ -58,7 +54,7 @@ type config struct {
 
 func main() {
 	var c config
-	flag.StringVar(&c.method, "method", ssl.NameSimSiam, "method: "+strings.Join(methods, "|"))
+	flag.StringVar(&c.method, "method", ssl.NameSimSiam, "method: "+strings.Join(runner.Methods, "|"))
 	flag.StringVar(&c.chain, "chain", "", "chained stages sharing the encoder, e.g. simclr:2,disiam (a stage without :EPOCHS gets the rest of -epochs); overrides -method")
 	flag.IntVar(&c.patience, "switch-patience", 0, "end a chained stage early when the kNN top-1 improved by less than -switch-threshold over this many evaluations (0: fixed epochs)")
 	flag.Float64Var(&c.threshold, "switch-threshold", 0.01, "relative kNN improvement below which a chained stage ends (with -switch-patience)")
@@ -90,38 +86,26 @@ func main() {
 }
 
 func run(ctx context.Context, c config) error {
-	train, err := openSplit(c.data, dataset.Train, c.train)
+	train, err := runner.OpenSplit(c.data, dataset.Train, c.train)
 	if err != nil {
 		return err
 	}
-	test, err := openSplit(c.data, dataset.Test, c.test)
+	test, err := runner.OpenSplit(c.data, dataset.Test, c.test)
 	if err != nil {
 		return err
 	}
-	norm := channelStats(train)
+	norm := runner.ChannelStats(train)
 	fmt.Printf("data %s: %d training and %d test images of %dx%dx%d, %d classes; normalization mean %.3f std %.3f\n",
 		c.data, train.Len(), test.Len(), train.Image(0).C, train.Image(0).H, train.Image(0).W, train.Classes(), norm.Mean, norm.Std)
 
-	plan, err := stagesOf(c)
+	plan, err := runner.ParseStages(c.method, c.chain, c.epochs)
 	if err != nil {
 		return err
 	}
-	nets := &networks{c: c}
-	online, err := nets.online()
+	nets := &runner.Networks{Backbone: c.backbone, Assistant: c.assistant, Seed: c.seed, Views: c.views}
+	stages, err := nets.Stages(plan, c.lr, c.patience, c.threshold)
 	if err != nil {
 		return err
-	}
-	var stages []ssl.Stage
-	for i, p := range plan {
-		m, err := nets.method(p.method, online)
-		if err != nil {
-			return err
-		}
-		st := ssl.Stage{Method: m, Epochs: p.epochs, BaseLR: c.lr}
-		if c.patience > 0 && i < len(plan)-1 {
-			st.Switch = &ssl.Plateau{Patience: c.patience, Threshold: c.threshold}
-		}
-		stages = append(stages, st)
 	}
 	ev := &knn.Evaluator{Train: train, Test: test, K: c.knnK, Mean: norm.Mean, Std: norm.Std}
 	defer ev.Close()
@@ -159,164 +143,4 @@ func run(ctx context.Context, c config) error {
 		fmt.Printf("encoder: %s\n", filepath.Join(c.out, ssl.EncoderFile))
 	}
 	return nil
-}
-
-// openSplit opens a split, keeps its first n images (n > 0) and presents
-// 1-channel images as RGB for the backbones.
-func openSplit(spec string, split dataset.Split, n int) (dataset.Dataset, error) {
-	ds, err := dataset.Open(spec, split)
-	if err != nil {
-		return nil, err
-	}
-	if n > 0 {
-		ds = dataset.Head(ds, n)
-	}
-	if ds.Len() == 0 {
-		return nil, fmt.Errorf("%s: empty %s split", spec, split)
-	}
-	if ds.Image(0).C == 1 {
-		ds = dataset.RGB{Base: ds}
-	}
-	return ds, nil
-}
-
-// channelStats returns the per-channel mean and standard deviation of the
-// training images (at most 5000 of them), the normalization of both the
-// augmented views and the kNN evaluation.
-func channelStats(ds dataset.Dataset) augment.Normalize {
-	n := min(ds.Len(), 5000)
-	c := ds.Image(0).C
-	sum, sq := make([]float64, c), make([]float64, c)
-	var count float64
-	for i := range n {
-		img := ds.Image(i)
-		plane := img.H * img.W
-		for ch := range c {
-			for _, v := range img.Pix[ch*plane : (ch+1)*plane] {
-				sum[ch] += float64(v)
-				sq[ch] += float64(v) * float64(v)
-			}
-		}
-		count += float64(plane)
-	}
-	var norm augment.Normalize
-	for ch := range c {
-		m := sum[ch] / count
-		norm.Mean = append(norm.Mean, float32(m))
-		norm.Std = append(norm.Std, float32(math.Sqrt(max(sq[ch]/count-m*m, 1e-6))))
-	}
-	return norm
-}
-
-type stagePlan struct {
-	method string
-	epochs int
-}
-
-// stagesOf parses -chain (or takes -method) into stages.
-func stagesOf(c config) ([]stagePlan, error) {
-	if c.epochs <= 0 {
-		return nil, fmt.Errorf("-epochs %d", c.epochs)
-	}
-	if c.chain == "" {
-		return []stagePlan{{c.method, c.epochs}}, nil
-	}
-	var plan []stagePlan
-	rest, open := c.epochs, -1
-	for i, part := range strings.Split(c.chain, ",") {
-		name, ep, has := strings.Cut(strings.TrimSpace(part), ":")
-		p := stagePlan{method: name}
-		if has {
-			n, err := strconv.Atoi(ep)
-			if err != nil || n <= 0 {
-				return nil, fmt.Errorf("-chain %q: stage %q: bad epoch count", c.chain, part)
-			}
-			p.epochs = n
-			rest -= n
-		} else {
-			if open >= 0 {
-				return nil, fmt.Errorf("-chain %q: only one stage may omit its epochs", c.chain)
-			}
-			open = i
-		}
-		plan = append(plan, p)
-	}
-	if open >= 0 {
-		if rest <= 0 {
-			return nil, fmt.Errorf("-chain %q leaves no epochs of -epochs %d for stage %q", c.chain, c.epochs, plan[open].method)
-		}
-		plan[open].epochs = rest
-	}
-	return plan, nil
-}
-
-// networks builds the backbones a run needs, each once: chained stages
-// share the online backbone and the assistant.
-type networks struct {
-	c     config
-	on    backbone.Backbone
-	asst  backbone.Backbone
-	count uint64
-}
-
-func (n *networks) online() (backbone.Backbone, error) {
-	var err error
-	n.on, err = backbone.New(n.c.backbone, backbone.Config{Seed: n.c.seed})
-	return n.on, err
-}
-
-func (n *networks) assistant() (backbone.Backbone, error) {
-	if n.asst == nil {
-		var err error
-		if n.asst, err = backbone.New(n.c.assistant, backbone.Config{Seed: n.c.seed + 1}); err != nil {
-			return nil, err
-		}
-	}
-	return n.asst, nil
-}
-
-// method builds the named method over the shared online backbone.
-func (n *networks) method(name string, online backbone.Backbone) (ssl.Method, error) {
-	seed := n.c.seed + 100 + n.count // heads of each stage from their own seed
-	n.count++
-	switch name {
-	case ssl.NameSimCLR:
-		return ssl.NewSimCLR(online, seed), nil
-	case ssl.NameSimSiam:
-		return ssl.NewSimSiam(online, seed), nil
-	case ssl.NameFastSiam:
-		return ssl.NewFastSiam(online, viewsOr4(n.c.views), seed), nil
-	case ssl.NameSoftChain:
-		return ssl.NewSoftChain(online, seed), nil
-	case ssl.NameBYOL:
-		target, err := backbone.New(online.Name(), backbone.Config{NoInit: true})
-		if err != nil {
-			return nil, err
-		}
-		return ssl.NewBYOL(online, target, seed), nil
-	}
-	a, err := n.assistant()
-	if err != nil {
-		return nil, err
-	}
-	switch name {
-	case ssl.NameDYOL:
-		target, err := backbone.New(a.Name(), backbone.Config{NoInit: true})
-		if err != nil {
-			return nil, err
-		}
-		return ssl.NewDYOL(online, a, target, seed), nil
-	case ssl.NameDiSiam:
-		return ssl.NewDiSiam(online, a, seed), nil
-	case ssl.NameDiSiamPlus:
-		return ssl.NewDiSiamPlus(online, a, viewsOr4(n.c.views), seed), nil
-	}
-	return nil, fmt.Errorf("unknown method %q (known: %s)", name, strings.Join(methods, ", "))
-}
-
-func viewsOr4(v int) int {
-	if v <= 0 {
-		return ssl.DefaultDiSiamPlusViews
-	}
-	return v
 }

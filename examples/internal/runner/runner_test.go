@@ -1,0 +1,107 @@
+package runner
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/disiam/disiam/dataset"
+	"github.com/disiam/disiam/ssl"
+)
+
+func TestParseStages(t *testing.T) {
+	tests := []struct {
+		name, method, chain string
+		epochs              int
+		want                []StagePlan
+		err                 string
+	}{
+		{name: "single", method: "simsiam", epochs: 3, want: []StagePlan{{"simsiam", 3}}},
+		{name: "chain rest", chain: "simclr:2,disiam", epochs: 5, want: []StagePlan{{"simclr", 2}, {"disiam", 3}}},
+		{name: "chain all given", chain: "simclr:1, disiam:4", epochs: 9, want: []StagePlan{{"simclr", 1}, {"disiam", 4}}},
+		{name: "no epochs", method: "simsiam", epochs: 0, err: "-epochs 0"},
+		{name: "two open", chain: "simclr,disiam", epochs: 4, err: "only one stage"},
+		{name: "bad count", chain: "simclr:x,disiam", epochs: 4, err: "bad epoch count"},
+		{name: "zero count", chain: "simclr:0,disiam", epochs: 4, err: "bad epoch count"},
+		{name: "nothing left", chain: "simclr:4,disiam", epochs: 4, err: "leaves no epochs"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseStages(tc.method, tc.chain, tc.epochs)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("error %v, want one containing %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+			for i := range got {
+				if got[i] != tc.want[i] {
+					t.Fatalf("got %v, want %v", got, tc.want)
+				}
+			}
+		})
+	}
+}
+
+func TestChainName(t *testing.T) {
+	if got := ChainName([]StagePlan{{"disiam", 3}}); got != "disiam" {
+		t.Errorf("single: %q", got)
+	}
+	if got := ChainName([]StagePlan{{"simclr", 2}, {"disiam", 3}}); got != "simclr:2,disiam:3" {
+		t.Errorf("chain: %q", got)
+	}
+}
+
+func TestOpenSplitAndStats(t *testing.T) {
+	ds, err := OpenSplit("synthetic", dataset.Train, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds.Len() != 10 || ds.Image(0).C != 3 {
+		t.Fatalf("len %d, channels %d", ds.Len(), ds.Image(0).C)
+	}
+	norm := ChannelStats(ds)
+	if len(norm.Mean) != 3 || len(norm.Std) != 3 {
+		t.Fatalf("stats %v", norm)
+	}
+	for c := range 3 {
+		if norm.Mean[c] <= 0 || norm.Mean[c] >= 1 || norm.Std[c] <= 0 || norm.Std[c] >= 1 {
+			t.Errorf("channel %d: mean %v std %v outside (0, 1)", c, norm.Mean[c], norm.Std[c])
+		}
+	}
+	if _, err := OpenSplit("nosuchdataset:", dataset.Train, 0); err == nil {
+		t.Error("unknown spec opened")
+	}
+}
+
+func TestNetworksShareBackbones(t *testing.T) {
+	n := &Networks{Backbone: "resnet18", Assistant: "resnet18", Seed: 3, ProjectionLayers: 3}
+	plan := []StagePlan{{ssl.NameSimCLR, 1}, {ssl.NameDiSiam, 1}, {ssl.NameDiSiamPlus, 1}}
+	stages, err := n.Stages(plan, 0.05, 2, 0.01)
+	if err != nil {
+		t.Fatal(err)
+	}
+	on := stages[0].Method.Encoder()
+	d := stages[1].Method.(*ssl.DiSiam)
+	dp := stages[2].Method.(*ssl.DiSiam)
+	if d.Online != on || dp.Online != on || d.Assistant != dp.Assistant || d.Assistant == on {
+		t.Error("stages do not share the online backbone and the assistant")
+	}
+	if dp.M != ssl.DefaultDiSiamPlusViews || d.M != 2 {
+		t.Errorf("views %d and %d", d.M, dp.M)
+	}
+	if got := len(d.OnlineProjector.(*ssl.MLP).Blocks()); got != 3 {
+		t.Errorf("projector has %d layers, want 3", got)
+	}
+	if stages[0].Switch == nil || stages[2].Switch != nil || stages[1].BaseLR != 0.05 {
+		t.Error("switch rule or learning rate not set as asked")
+	}
+	if _, err := n.Method("nosuch"); err == nil {
+		t.Error("unknown method built")
+	}
+}
