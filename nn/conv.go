@@ -162,14 +162,16 @@ var convPaths = struct {
 }{perImageMinP: 256, pointPerImg: true, shiftMaxP: 64}
 
 // useShift says whether the shift path (conv_shift.go) serves pl: small
-// output planes and a kernel larger than 1x1. Strided convolutions make
-// single-position runs, worth it from 2x2 outputs on; 1x1 kernels need no
-// column matrix either way and prefer one large GEMM.
+// output planes, a kernel larger than 1x1 and a batch large enough to make
+// the GEMMs wide (their columns are runs of positions times the images).
+// Strided convolutions make single-position runs, worth it from 2x2
+// outputs on; 1x1 kernels need no column matrix either way and prefer one
+// large GEMM.
 func (pl *convPlan) useShift() bool {
 	if pl.depth || pl.linear || pl.ka == 0 || pl.p > convPaths.shiftMaxP {
 		return false
 	}
-	return convPaths.shiftAll || pl.kk > 1 && (pl.stride == 1 || pl.p >= 4)
+	return convPaths.shiftAll || pl.kk > 1 && pl.n >= 16 && (pl.stride == 1 || pl.p >= 4)
 }
 
 // convPlan is everything a kernel derives from the shapes once.

@@ -57,6 +57,9 @@ var convCases = []convCase{
 	{"padding larger than kernel", [4]int{1, 2, 3, 3}, [4]int{2, 2, 2, 2}, 1, 3, 1, 1},
 	{"wide plane (row copies)", [4]int{2, 2, 5, 40}, [4]int{3, 2, 3, 3}, 1, 1, 1, 1},
 	{"wide plane stride 2 dilation 2", [4]int{1, 2, 9, 75}, [4]int{2, 2, 3, 3}, 2, 2, 2, 1},
+	{"batch 16 (shift path)", [4]int{16, 8, 4, 5}, [4]int{6, 8, 3, 3}, 1, 1, 1, 1},
+	{"batch 16 stride 2 groups 2", [4]int{16, 4, 6, 6}, [4]int{6, 2, 3, 3}, 2, 1, 1, 2},
+	{"depthwise several chunks", [4]int{5, 64, 64, 64}, [4]int{64, 1, 3, 3}, 1, 1, 1, 64},
 	{"several chunks", [4]int{5, 256, 14, 14}, [4]int{8, 256, 3, 3}, 1, 1, 1, 1},
 }
 
