@@ -67,8 +67,8 @@ func makeDivisible(v float64) int {
 // stage's width with BatchNorm and SiLU, global average pooling, and the
 // classifier: dropout ("classifier.0") then a linear layer
 // ("classifier.1"). Channel widths are scaled by the variant's width
-// multiplier and rounded by _make_divisible(·, 8), block counts by its depth
-// multiplier rounded up.
+// multiplier (times Config.WidthMult) and rounded by _make_divisible(·, 8),
+// block counts by its depth multiplier rounded up.
 type EfficientNet struct {
 	Stem   *ConvNormAct // features.0
 	Stages [][]*MBConv  // features.1 .. features.7
@@ -208,17 +208,27 @@ func (b *MBConv) SetTraining(t bool) {
 	b.StochasticDepth.SetTraining(t)
 }
 
-// NewEfficientNet builds EfficientNet-B<variant>, variant 0..7 (it panics
-// otherwise), initialized as torchvision initializes it
-// (weightinit.EfficientNet) unless cfg.NoInit. It starts in Train mode.
+// NewEfficientNet builds EfficientNet-B<variant>, variant 0..7, its widths
+// multiplied by cfg.WidthMult (0: 1), initialized as torchvision
+// initializes it (weightinit.EfficientNet) unless cfg.NoInit. It starts in
+// Train mode. It panics on another variant, a negative or non-finite
+// WidthMult, or a Width (ResNet's).
 func NewEfficientNet(variant int, cfg Config) *EfficientNet {
 	if variant < 0 || variant >= len(efficientNetVariants) {
 		panic(fmt.Sprintf("backbone: no EfficientNet-B%d (have B0..B%d)", variant, len(efficientNetVariants)-1))
 	}
+	if cfg.Width != 0 || cfg.WidthMult < 0 || math.IsNaN(cfg.WidthMult) || math.IsInf(cfg.WidthMult, 0) {
+		panic(fmt.Sprintf("backbone: EfficientNet-B%d with Config.Width %d, WidthMult %v (an EfficientNet takes WidthMult >= 0 only)", variant, cfg.Width, cfg.WidthMult))
+	}
 	v := efficientNetVariants[variant]
 	bn := nn.BatchNormConfig{Eps: v.bnEps, Momentum: v.bnMom}
-	ch := func(c int) int { return makeDivisible(float64(c) * v.width) }
+	width := v.width
 	e := &EfficientNet{name: fmt.Sprintf("efficientnet_b%d", variant)}
+	if cfg.WidthMult != 0 && cfg.WidthMult != 1 {
+		width *= cfg.WidthMult
+		e.name += "-x" + formatMult(cfg.WidthMult)
+	}
+	ch := func(c int) int { return makeDivisible(float64(c) * width) }
 
 	stages := make([]mbConvStage, len(efficientNetStages))
 	total := 0
@@ -275,7 +285,8 @@ func newMBConv(name string, in, out, expand, kernel, stride int, sdProb float64,
 	return b
 }
 
-// Name implements Backbone: "efficientnet_b0" etc.
+// Name implements Backbone: "efficientnet_b0" etc., "efficientnet_b0-x0.5"
+// with a Config.WidthMult other than 1 (New accepts both forms).
 func (e *EfficientNet) Name() string { return e.name }
 
 // FeatureDim implements Backbone: the width of features.8 (1280 for B0,

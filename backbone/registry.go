@@ -2,6 +2,7 @@ package backbone
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,7 +22,22 @@ type Config struct {
 	// parameters stay zero (BatchNorm weight 1, bias 0), for building a
 	// network only to load weights into it or to count its parameters.
 	NoInit bool
+	// Width is a ResNet's channel count of the stem and the first stage;
+	// the stages have Width, 2·Width, 4·Width and 8·Width base channels
+	// (times 4 at the output of a Bottleneck). 0 means torchvision's 64.
+	// Narrow ResNets (Width 16: about 1/16 of the parameters and
+	// operations) train in minutes on a CPU. Only for ResNets.
+	Width int
+	// WidthMult multiplies an EfficientNet's channel widths on top of the
+	// variant's own multiplier (1.0 for B0, 2.0 for B7): every width c of
+	// B0's table becomes _make_divisible(c·variant·WidthMult, 8), as
+	// torchvision's width_mult does; the depths stay the variant's. 0 means
+	// 1. Only for EfficientNets.
+	WidthMult float64
 }
+
+// DefaultWidth is torchvision's ResNet width (Config.Width 0).
+const DefaultWidth = 64
 
 func (c Config) classes() int {
 	if c.Classes == 0 {
@@ -35,7 +51,8 @@ func (c Config) classes() int {
 
 // Names lists the architectures New builds, in the order of thesis
 // Table 4.1's families: resnet18, resnet34, resnet50, resnet101, resnet152,
-// efficientnet_b0 ... efficientnet_b7.
+// efficientnet_b0 ... efficientnet_b7. New also accepts each with a width
+// suffix (see New).
 func Names() []string {
 	var out []string
 	for _, d := range resnetDepths {
@@ -47,32 +64,116 @@ func Names() []string {
 	return out
 }
 
-// New builds the architecture called name (torchvision's function name,
-// see Names). An unknown name is an error that lists the known ones.
+// New builds the architecture called name: torchvision's function name
+// (see Names), optionally with a width suffix, the form Backbone.Name
+// returns for non-default widths:
+//
+//	resnet18-w16          ResNet-18 with Config.Width 16 (stages of 16, 32, 64, 128 channels)
+//	efficientnet_b0-x0.5  EfficientNet-B0 with Config.WidthMult 0.5
+//
+// A suffix and a different non-zero width in cfg contradict each other and
+// are an error, as is a width field of the other family, and an unknown
+// name (the error lists the known ones).
 func New(name string, cfg Config) (Backbone, error) {
-	if d, ok := strings.CutPrefix(name, "resnet"); ok {
-		if depth, err := strconv.Atoi(d); err == nil && slices.Contains(resnetDepths, depth) {
-			return NewResNet(depth, cfg), nil
-		}
+	a, err := parseName(name)
+	if err != nil {
+		return nil, err
 	}
-	if v, ok := strings.CutPrefix(name, "efficientnet_b"); ok {
-		if variant, err := strconv.Atoi(v); err == nil && variant >= 0 && variant < len(efficientNetVariants) && v == strconv.Itoa(variant) {
-			return NewEfficientNet(variant, cfg), nil
+	if a.resnet {
+		switch {
+		case cfg.WidthMult != 0:
+			return nil, fmt.Errorf("backbone: %s: Config.WidthMult is for EfficientNets; a ResNet takes Config.Width", name)
+		case cfg.Width < 0:
+			return nil, fmt.Errorf("backbone: %s: Config.Width %d < 0", name, cfg.Width)
+		case a.width != 0 && cfg.Width != 0 && cfg.Width != a.width:
+			return nil, fmt.Errorf("backbone: %s: the name says width %d, Config.Width %d", name, a.width, cfg.Width)
 		}
+		if a.width != 0 {
+			cfg.Width = a.width
+		}
+		return NewResNet(a.n, cfg), nil
 	}
-	return nil, fmt.Errorf("backbone: unknown architecture %q (known: %s)", name, strings.Join(Names(), ", "))
+	switch {
+	case cfg.Width != 0:
+		return nil, fmt.Errorf("backbone: %s: Config.Width is for ResNets; an EfficientNet takes Config.WidthMult", name)
+	case cfg.WidthMult < 0 || math.IsNaN(cfg.WidthMult) || math.IsInf(cfg.WidthMult, 0):
+		return nil, fmt.Errorf("backbone: %s: Config.WidthMult %v", name, cfg.WidthMult)
+	case a.mult != 0 && cfg.WidthMult != 0 && cfg.WidthMult != a.mult:
+		return nil, fmt.Errorf("backbone: %s: the name says width multiplier %v, Config.WidthMult %v", name, a.mult, cfg.WidthMult)
+	}
+	if a.mult != 0 {
+		cfg.WidthMult = a.mult
+	}
+	return NewEfficientNet(a.n, cfg), nil
 }
 
+// arch is a parsed architecture name.
+type arch struct {
+	resnet bool
+	n      int     // ResNet depth or EfficientNet variant
+	width  int     // ResNet -wN suffix (0: none)
+	mult   float64 // EfficientNet -xM suffix (0: none)
+}
+
+// parseName parses "resnet18", "resnet18-w16", "efficientnet_b0",
+// "efficientnet_b0-x0.5". Numbers must be written canonically, so a name
+// has one spelling and Name() round-trips through New.
+func parseName(name string) (arch, error) {
+	base, suffix, hasSuffix := strings.Cut(name, "-")
+	canonical := func(s, prefix string) (int, bool) {
+		d, ok := strings.CutPrefix(s, prefix)
+		n, err := strconv.Atoi(d)
+		return n, ok && err == nil && d == strconv.Itoa(n)
+	}
+	var a arch
+	if depth, ok := canonical(base, "resnet"); ok && slices.Contains(resnetDepths, depth) {
+		a = arch{resnet: true, n: depth}
+		if hasSuffix {
+			w, ok := canonical(suffix, "w")
+			if !ok || w <= 0 {
+				return arch{}, fmt.Errorf("backbone: %s: bad width suffix %q, want -wN with N > 0 channels (e.g. resnet18-w16)", name, suffix)
+			}
+			a.width = w
+		}
+		return a, nil
+	}
+	if v, ok := canonical(base, "efficientnet_b"); ok && v >= 0 && v < len(efficientNetVariants) {
+		a = arch{n: v}
+		if hasSuffix {
+			x, ok := strings.CutPrefix(suffix, "x")
+			m, err := strconv.ParseFloat(x, 64)
+			if !ok || err != nil || !(m > 0) || math.IsInf(m, 0) || x != formatMult(m) {
+				return arch{}, fmt.Errorf("backbone: %s: bad width suffix %q, want -xM with a multiplier M > 0 (e.g. efficientnet_b0-x0.5)", name, suffix)
+			}
+			a.mult = m
+		}
+		return a, nil
+	}
+	return arch{}, fmt.Errorf("backbone: unknown architecture %q (known: %s; ResNets take a width suffix -wN, EfficientNets -xM: resnet18-w16, efficientnet_b0-x0.5)",
+		name, strings.Join(Names(), ", "))
+}
+
+// formatMult is the text of a width multiplier in a name: the shortest
+// decimal that parses back to it ("0.5", "1.25").
+func formatMult(m float64) string { return strconv.FormatFloat(m, 'f', -1, 64) }
+
 // Title is the architecture's name as the thesis prints it: "ResNet-18",
-// "EfficientNet-B0". It returns name unchanged if it is not one of Names.
+// "EfficientNet-B0", with a non-default width in parentheses ("ResNet-18
+// (width 16)", "EfficientNet-B0 (width ×0.5)"). It returns name unchanged
+// if New does not accept it.
 func Title(name string) string {
-	if d, ok := strings.CutPrefix(name, "resnet"); ok {
-		return "ResNet-" + d
+	a, err := parseName(name)
+	switch {
+	case err != nil:
+		return name
+	case a.resnet && a.width != 0:
+		return fmt.Sprintf("ResNet-%d (width %d)", a.n, a.width)
+	case a.resnet:
+		return fmt.Sprintf("ResNet-%d", a.n)
+	case a.mult != 0:
+		return fmt.Sprintf("EfficientNet-B%d (width ×%s)", a.n, formatMult(a.mult))
 	}
-	if v, ok := strings.CutPrefix(name, "efficientnet_b"); ok {
-		return "EfficientNet-B" + v
-	}
-	return name
+	return fmt.Sprintf("EfficientNet-B%d", a.n)
 }
 
 // seedFor derives the seed of one random layer from the network's seed and

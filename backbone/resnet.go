@@ -27,6 +27,8 @@ var resnetLayers = map[int][4]int{
 // (ResNet-50/101/152) with 64, 128, 256, 512 base channels and strides 1,
 // 2, 2, 2, global average pooling and the classifier fc. The stem is kept
 // at every input size, also 32x32, as in the thesis (Section 4.5).
+// Config.Width narrows (or widens) every layer: a stem of Width channels
+// and stages of Width, 2·Width, 4·Width, 8·Width base channels.
 type ResNet struct {
 	Conv1  *nn.Conv2d
 	BN1    *nn.BatchNorm
@@ -35,6 +37,7 @@ type ResNet struct {
 
 	name      string
 	expansion int
+	width     int // base channels of layer1
 	last      trunkCache
 }
 
@@ -177,26 +180,38 @@ func (b *Bottleneck) SetTraining(t bool) {
 	}
 }
 
-// NewResNet builds ResNet-depth, depth one of 18, 34, 50, 101, 152 (it
-// panics otherwise), initialized as torchvision initializes it
-// (weightinit.ResNet) unless cfg.NoInit. It starts in Train mode.
+// NewResNet builds ResNet-depth, depth one of 18, 34, 50, 101, 152, with
+// cfg.Width base channels (0: 64), initialized as torchvision initializes
+// it (weightinit.ResNet) unless cfg.NoInit. It starts in Train mode. It
+// panics on another depth, a negative Width or a WidthMult (EfficientNet's).
 func NewResNet(depth int, cfg Config) *ResNet {
 	layers, ok := resnetLayers[depth]
 	if !ok {
 		panic(fmt.Sprintf("backbone: no ResNet-%d (have %v)", depth, resnetDepths))
 	}
+	if cfg.Width < 0 || cfg.WidthMult != 0 {
+		panic(fmt.Sprintf("backbone: ResNet-%d with Config.Width %d, WidthMult %v (a ResNet takes Width >= 0 only)", depth, cfg.Width, cfg.WidthMult))
+	}
+	width := cfg.Width
+	if width == 0 {
+		width = DefaultWidth
+	}
 	r := &ResNet{
 		name:      fmt.Sprintf("resnet%d", depth),
 		expansion: 1,
-		Conv1:     nn.NewConv2d("conv1", nn.Conv2dConfig{In: 3, Out: 64, Kernel: 7, Stride: 2, Padding: 3}),
-		BN1:       nn.NewBatchNorm2d("bn1", 64),
+		width:     width,
+		Conv1:     nn.NewConv2d("conv1", nn.Conv2dConfig{In: 3, Out: width, Kernel: 7, Stride: 2, Padding: 3}),
+		BN1:       nn.NewBatchNorm2d("bn1", width),
+	}
+	if width != DefaultWidth {
+		r.name += fmt.Sprintf("-w%d", width)
 	}
 	if depth >= 50 {
 		r.expansion = 4
 	}
-	in := 64
+	in := width
 	for s, n := range layers {
-		planes := 64 << s
+		planes := width << s
 		stride := 1
 		if s > 0 {
 			stride = 2
@@ -222,17 +237,18 @@ func NewResNet(depth int, cfg Config) *ResNet {
 	return r
 }
 
-// Name implements Backbone: "resnet18" etc.
+// Name implements Backbone: "resnet18" etc., "resnet18-w16" with a
+// Config.Width other than 64 (New accepts both forms).
 func (r *ResNet) Name() string { return r.name }
 
 // FeatureDim implements Backbone: 512 for ResNet-18/34, 2048 for the
-// bottleneck ResNets.
-func (r *ResNet) FeatureDim() int { return 512 * r.expansion }
+// bottleneck ResNets (8·Width and 32·Width in general).
+func (r *ResNet) FeatureDim() int { return 8 * r.width * r.expansion }
 
 // MapChannels implements Backbone: the widths of C3, C4, C5.
 func (r *ResNet) MapChannels() []int {
-	e := r.expansion
-	return []int{128 * e, 256 * e, 512 * e}
+	c := r.width * r.expansion
+	return []int{2 * c, 4 * c, 8 * c}
 }
 
 // trunk builds (once per input node) the stem and the four stages and
