@@ -67,6 +67,8 @@ import (
 
 	"github.com/disiam/disiam/backbone"
 	"github.com/disiam/disiam/dataset"
+	"github.com/disiam/disiam/examples/internal/report"
+	"github.com/disiam/disiam/examples/internal/runner"
 	weightinit "github.com/disiam/disiam/init"
 	"github.com/disiam/disiam/knn"
 	"github.com/disiam/disiam/nn"
@@ -174,26 +176,6 @@ func parseConfig(args []string, stderr io.Writer) (Config, error) {
 	return c, nil
 }
 
-// openSplit opens one split of the dataset, as 3 channels, reduced to a
-// class-balanced subset of about n images (n = 0: all).
-func openSplit(spec string, split dataset.Split, n int) (dataset.Dataset, error) {
-	ds, err := dataset.Open(spec, split)
-	if err != nil {
-		return nil, err
-	}
-	if ds.Len() == 0 {
-		return nil, fmt.Errorf("%s: %s split is empty", spec, split)
-	}
-	if ds.Image(0).C == 1 {
-		ds = dataset.RGB{Base: ds}
-	}
-	if n > 0 && n < ds.Len() {
-		per := max(n/ds.Classes(), 1)
-		ds = dataset.PerClass(ds, per)
-	}
-	return ds, nil
-}
-
 // logitsProgram applies a backbone's classifier to feature matrices.
 type logitsProgram struct {
 	prog       *nn.Program
@@ -279,11 +261,11 @@ func measure(train, test []float32, dim int, trainLabels, testLabels []int, clas
 // Each finished run is also passed to each (for progress and incremental
 // output).
 func Sweep(cfg Config, log io.Writer, each func(Run) error) ([]Run, error) {
-	train, err := openSplit(cfg.Data, dataset.Train, cfg.Train)
+	train, err := runner.OpenBalanced(cfg.Data, dataset.Train, cfg.Train)
 	if err != nil {
 		return nil, err
 	}
-	test, err := openSplit(cfg.Data, dataset.Test, cfg.Test)
+	test, err := runner.OpenBalanced(cfg.Data, dataset.Test, cfg.Test)
 	if err != nil {
 		return nil, err
 	}
@@ -347,7 +329,7 @@ func Sweep(cfg Config, log io.Writer, each func(Run) error) ([]Run, error) {
 					line := fmt.Sprintf("[%d/%d] %s fan %s gain %.2f seed %d:", done, total, name, fan, gain, seed)
 					for i := range out {
 						out[i].Seconds = secs
-						line += fmt.Sprintf(" %s top-1 %s%%", out[i].Kind, pct(out[i].Top1))
+						line += fmt.Sprintf(" %s top-1 %s%%", out[i].Kind, report.Pct(out[i].Top1))
 						if err := each(out[i]); err != nil {
 							return nil, err
 						}
@@ -410,7 +392,10 @@ func Report(cfg Config, runs []Run) (string, error) {
 	if err := os.WriteFile(filepath.Join(cfg.Out, "results.md"), []byte(md), 0o644); err != nil {
 		return "", err
 	}
-	if err := writeJSON(filepath.Join(cfg.Out, "runs.json"), cfg, runs); err != nil {
+	if err := report.WriteJSON(filepath.Join(cfg.Out, "runs.json"), struct {
+		Config Config `json:"config"`
+		Runs   []Run  `json:"runs"`
+	}{cfg, runs}); err != nil {
 		return "", err
 	}
 	if cfg.NoPlots {
@@ -452,12 +437,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 	} else {
-		csvOut, err := createCSV(filepath.Join(cfg.Out, "runs.csv"))
+		csvOut, err := report.CreateCSV(filepath.Join(cfg.Out, "runs.csv"), csvHeader)
 		if err != nil {
 			return err
 		}
 		defer csvOut.Close()
-		if runs, err = Sweep(cfg, stdout, func(r Run) error { return csvOut.add(csvRecord(r)) }); err != nil {
+		if runs, err = Sweep(cfg, stdout, func(r Run) error { return csvOut.Add(csvRecord(r)) }); err != nil {
 			return err
 		}
 	}

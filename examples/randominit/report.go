@@ -3,16 +3,15 @@ package main
 import (
 	"cmp"
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/disiam/disiam/backbone"
+	"github.com/disiam/disiam/examples/internal/report"
 )
 
 // csvHeader is the first line of runs.csv.
@@ -68,59 +67,10 @@ func ReadCSV(path string) ([]Run, error) {
 	return runs, nil
 }
 
-// writeJSON writes the runs with the run configuration to path.
-func writeJSON(path string, cfg any, runs []Run) error {
-	b, err := json.MarshalIndent(struct {
-		Config any   `json:"config"`
-		Runs   []Run `json:"runs"`
-	}{cfg, runs}, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
-}
-
-// runsCSV writes runs.csv incrementally, so that an interrupted sweep
-// keeps its finished runs.
-type runsCSV struct {
-	f *os.File
-	w *csv.Writer
-}
-
-func createCSV(path string) (*runsCSV, error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, err
-	}
-	c := &runsCSV{f: f, w: csv.NewWriter(f)}
-	if err := c.add(csvHeader); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return c, nil
-}
-
-func (c *runsCSV) add(rec []string) error {
-	if err := c.w.Write(rec); err != nil {
-		return err
-	}
-	c.w.Flush()
-	return c.w.Error()
-}
-
-func (c *runsCSV) Close() error { return c.f.Close() }
-
 // family is the architecture family of a backbone name ("resnet",
 // "efficientnet"), the grouping of the thesis' tables.
 func family(name string) string {
 	return strings.TrimSuffix(strings.TrimRight(name, "0123456789"), "_b")
-}
-
-func pct(v float64) string {
-	if math.IsNaN(v) {
-		return "n/a"
-	}
-	return fmt.Sprintf("%.2f", 100*v)
 }
 
 func fanTitle(f string) string {
@@ -156,7 +106,7 @@ func BestTable(w io.Writer, best []Setting) {
 		bold[idx[0]], bold[idx[1]] = true, true
 	}
 	for i, s := range best {
-		acc := fmt.Sprintf("%s ± %s", pct(s.Mean()), pct(s.Std()))
+		acc := fmt.Sprintf("%s ± %s", report.Pct(s.Mean()), report.Pct(s.Std()))
 		if bold[i] {
 			acc = "**" + acc + "**"
 		}
@@ -195,7 +145,7 @@ func SweepTable(w io.Writer, settings []Setting, name, kind string, fans []strin
 				fmt.Fprint(w, " |")
 				continue
 			}
-			fmt.Fprintf(w, " %s ± %s |", pct(s.Mean()), pct(s.Std()))
+			fmt.Fprintf(w, " %s ± %s |", report.Pct(s.Mean()), report.Pct(s.Std()))
 		}
 		fmt.Fprintln(w)
 	}
@@ -210,7 +160,7 @@ func FWHMMarkdown(w io.Writer, rows []FWHMRow, kind, fan string) {
 		if r.Kind != kind || r.Fan != fan {
 			continue
 		}
-		v := fmt.Sprintf("%.2f ± %.2f", mean(r.Widths), std(r.Widths))
+		v := fmt.Sprintf("%.2f ± %.2f", report.Mean(r.Widths), report.Std(r.Widths))
 		if !r.Defined() {
 			v = fmt.Sprintf("excluded: %s (%d of %d seeds)", r.Reason, r.Seeds-len(r.Widths), r.Seeds)
 		}

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"gonum.org/v1/gonum/stat/distuv"
+	"github.com/disiam/disiam/examples/internal/report"
 )
 
 // Feature kinds: the pooled features (Table 5.1) or the classifier's
@@ -68,59 +68,17 @@ type Setting struct {
 
 // Mean returns the mean top-1 accuracy over the seeds whose run succeeded
 // (NaN if none did).
-func (s Setting) Mean() float64 { return mean(finite(s.Top1)) }
+func (s Setting) Mean() float64 { return report.Mean(report.Finite(s.Top1)) }
 
 // Std returns the sample standard deviation of top-1 (0 for one seed).
-func (s Setting) Std() float64 { return std(finite(s.Top1)) }
+func (s Setting) Std() float64 { return report.Std(report.Finite(s.Top1)) }
 
 // CI95 returns the half-width of the 95% confidence interval of the mean,
 // t(0.975, n-1)·std/√n (0 for one seed): the band of the thesis' figures.
-func (s Setting) CI95() float64 { return ci95(finite(s.Top1)) }
+func (s Setting) CI95() float64 { return report.CI95(report.Finite(s.Top1)) }
 
 // N returns the number of seeds whose run succeeded.
-func (s Setting) N() int { return len(finite(s.Top1)) }
-
-func finite(x []float64) []float64 {
-	var out []float64
-	for _, v := range x {
-		if !math.IsNaN(v) && !math.IsInf(v, 0) {
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
-func mean(x []float64) float64 {
-	if len(x) == 0 {
-		return math.NaN()
-	}
-	var s float64
-	for _, v := range x {
-		s += v
-	}
-	return s / float64(len(x))
-}
-
-func std(x []float64) float64 {
-	if len(x) < 2 {
-		return 0
-	}
-	m := mean(x)
-	var s float64
-	for _, v := range x {
-		s += (v - m) * (v - m)
-	}
-	return math.Sqrt(s / float64(len(x)-1))
-}
-
-func ci95(x []float64) float64 {
-	n := len(x)
-	if n < 2 {
-		return 0
-	}
-	t := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(n - 1)}.Quantile(0.975)
-	return t * std(x) / math.Sqrt(float64(n))
-}
+func (s Setting) N() int { return len(report.Finite(s.Top1)) }
 
 // Aggregate groups runs into settings, ordered by backbone (first
 // appearance), kind, fan mode and gain ratio.

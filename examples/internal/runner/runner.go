@@ -38,6 +38,22 @@ func OpenSplit(spec string, split dataset.Split, n int) (dataset.Dataset, error)
 	return ds, nil
 }
 
+// OpenBalanced opens a split of the dataset spec as OpenSplit does, but
+// reduces it to a class-balanced subset of about n images when 0 < n <
+// its size: the first n/classes images of each class (at least one).
+// Image folders list their images class by class, so a balanced subset,
+// not the first n, keeps every class.
+func OpenBalanced(spec string, split dataset.Split, n int) (dataset.Dataset, error) {
+	ds, err := OpenSplit(spec, split, 0)
+	if err != nil {
+		return nil, err
+	}
+	if n > 0 && n < ds.Len() {
+		ds = dataset.PerClass(ds, max(n/ds.Classes(), 1))
+	}
+	return ds, nil
+}
+
 // ChannelStats returns the per-channel mean and standard deviation of the
 // training images (at most the first 5000 of them), the normalization of
 // both the augmented views and the kNN evaluation. The standard deviation

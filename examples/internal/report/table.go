@@ -1,0 +1,64 @@
+package report
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+)
+
+// Table is a Markdown table: a header row and rows of cells.
+type Table struct {
+	Header []string
+	Rows   [][]string
+}
+
+// Add appends a row.
+func (t *Table) Add(cells ...string) { t.Rows = append(t.Rows, cells) }
+
+// Write writes the table in Markdown, short rows padded with empty cells.
+func (t *Table) Write(w io.Writer) {
+	row := func(cells []string) {
+		fmt.Fprint(w, "|")
+		for i := range t.Header {
+			c := ""
+			if i < len(cells) {
+				c = cells[i]
+			}
+			fmt.Fprintf(w, " %s |", c)
+		}
+		fmt.Fprintln(w)
+	}
+	row(t.Header)
+	fmt.Fprintln(w, "|"+strings.Repeat(" --- |", len(t.Header)))
+	for _, r := range t.Rows {
+		row(r)
+	}
+}
+
+// Best returns which of values are among the k largest (NaN never is),
+// the cells the thesis prints in bold ("the two best results").
+func Best(values []float64, k int) []bool {
+	idx := make([]int, 0, len(values))
+	for i, v := range values {
+		if !math.IsNaN(v) {
+			idx = append(idx, i)
+		}
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(values[b], values[a]) })
+	out := make([]bool, len(values))
+	for _, i := range idx[:min(k, len(idx))] {
+		out[i] = true
+	}
+	return out
+}
+
+// Bold wraps s in Markdown bold when b is set.
+func Bold(s string, b bool) string {
+	if b {
+		return "**" + s + "**"
+	}
+	return s
+}
