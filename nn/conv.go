@@ -145,8 +145,6 @@ func (p convParams) shape(x, w tensor.Shape) (convShape, error) {
 
 // Tuning constants, set from the benchmarks of bench/conv.md.
 const (
-	// colCap bounds the column matrix of one batched chunk (elements).
-	colCap = 1 << 21
 	// gatherMaxOW is the output width below which im2col gathers through
 	// an offset table instead of copying row segments.
 	gatherMaxOW = 32
@@ -155,11 +153,12 @@ const (
 // convPaths selects among the kernels' strategies; tests switch it to
 // cover every path with every shape.
 var convPaths = struct {
+	colCap       int  // elements of one chunk's column matrix or transposed activations
 	perImageMinP int  // output planes from which GEMMs run per image
 	pointPerImg  bool // pointwise convolutions run per image at any size
 	shiftMaxP    int  // output planes up to which the shift path runs
 	shiftAll     bool // shift path also for 1x1 kernels and strided 1x1 outputs
-}{perImageMinP: 256, pointPerImg: true, shiftMaxP: 64}
+}{colCap: 1 << 21, perImageMinP: 256, pointPerImg: true, shiftMaxP: 64}
 
 // useShift says whether the shift path (conv_shift.go) serves pl: small
 // output planes, a kernel larger than 1x1 and a batch large enough to make
@@ -278,7 +277,7 @@ func (p convParams) plan(cache **convPlan, x, w tensor.Shape) (*convPlan, error)
 		}
 	}
 	if per := pl.rows * pl.p; per > 0 {
-		nmax := max(1, colCap/per)
+		nmax := max(1, convPaths.colCap/per)
 		chunks := (s.n + nmax - 1) / nmax
 		pl.chunk = (s.n + chunks - 1) / chunks
 	} else {

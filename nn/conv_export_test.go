@@ -8,7 +8,8 @@ var ConvPathModes = []string{"auto", "im2col", "per image", "shift"}
 // "auto" is the default, "im2col" never takes the shift path nor runs
 // pointwise convolutions per image (below 256 outputs), "per image"
 // runs every GEMM per image, "shift" takes the shift path wherever it
-// applies.
+// applies; the last two also cut the batch into chunks of a few images,
+// so that small tests cover the sums over chunks.
 func ConvPaths(mode string) (restore func()) {
 	old := convPaths
 	switch mode {
@@ -19,11 +20,21 @@ func ConvPaths(mode string) (restore func()) {
 	case "per image":
 		convPaths.shiftMaxP = 0
 		convPaths.perImageMinP = 1
+		convPaths.colCap = 1 << 10
 	case "shift":
 		convPaths.shiftMaxP = 1 << 30
 		convPaths.shiftAll = true
+		convPaths.colCap = 1 << 10
 	default:
 		panic("nn: ConvPaths: unknown mode " + mode)
 	}
 	return func() { convPaths = old }
+}
+
+// ConvDefaultChunks restores the default chunk size (which ConvPaths'
+// "per image" and "shift" modes shrink) until the returned function runs.
+func ConvDefaultChunks() (restore func()) {
+	old := convPaths.colCap
+	convPaths.colCap = 1 << 21
+	return func() { convPaths.colCap = old }
 }

@@ -73,7 +73,7 @@ func newShiftPlan(pl *convPlan) *shiftPlan {
 		sp.byTap[t] = merged
 	}
 	per := pl.c*pl.hw + pl.o*pl.p
-	nmax := max(1, colCap/per)
+	nmax := max(1, convPaths.colCap/per)
 	chunks := (pl.n + nmax - 1) / nmax
 	sp.chunk = (pl.n + chunks - 1) / chunks
 	return sp
