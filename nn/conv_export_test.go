@@ -20,11 +20,11 @@ func ConvPaths(mode string) (restore func()) {
 	case "per image":
 		convPaths.shiftMaxP = 0
 		convPaths.perImageMinP = 1
-		convPaths.colCap = 1 << 10
+		convPaths.colCap = 1 << 8
 	case "shift":
 		convPaths.shiftMaxP = 1 << 30
 		convPaths.shiftAll = true
-		convPaths.colCap = 1 << 10
+		convPaths.colCap = 1 << 8
 	default:
 		panic("nn: ConvPaths: unknown mode " + mode)
 	}
