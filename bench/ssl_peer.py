@@ -5,7 +5,8 @@ usage: /usr/bin/python3 bench/ssl_peer.py CASE [steps] [threads] [batch]
 CASE: simsiam/resnet18, simsiam/efficientnet_b0, simclr/resnet18,
       disiam/efficientnet_b0+resnet34, disiam+/efficientnet_b0+resnet34/4views
 Prints one line: case, img/s (median step, one image = all its views),
-peak RSS in MB (resource.getrusage), threads.
+peak RSS in MB (resource.getrusage), threads, img/cpu-s (the median
+step's CPU time of all threads instead of its wall time).
 """
 import os
 import resource
@@ -39,15 +40,16 @@ else:
 model.train()
 opt = torch.optim.SGD(model.parameters(), lr=0.03, momentum=0.9, weight_decay=1e-4)
 xs = [torch.randn(batch, 3, 32, 32) for _ in range(views)]
-ts = []
+ts, cs = [], []
 for i in range(steps + 1):
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     loss = model(xs)
     opt.zero_grad()
     loss.backward()
     opt.step()
     ts.append(time.perf_counter() - t)
-ts = sorted(ts[1:])
-med = ts[len(ts) // 2]
+    cs.append(time.process_time() - c)
+ts, cs = sorted(ts[1:]), sorted(cs[1:])
+med, cmed = ts[len(ts) // 2], cs[len(cs) // 2]
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print("%s\t%.1f img/s\t%.0f MB\t%d threads" % (case, batch / med, rss, torch.get_num_threads()), flush=True)
+print("%s\t%.1f img/s\t%.0f MB\t%d threads\t%.1f img/cpu-s" % (case, batch / med, rss, torch.get_num_threads(), batch / cmed), flush=True)

@@ -2,12 +2,19 @@
 rounds (and the range), peak RSS, for the default build, -tags openblas
 and the PyTorch peer.
 
-usage: python3 bench/ssl_table.py go.txt openblas.txt peer.txt
+usage: python3 bench/ssl_table.py [-cpu] go.txt openblas.txt peer.txt
+-cpu reports images per CPU second (all threads) instead of per second.
 """
 import re
 import statistics
 import sys
 from collections import defaultdict
+
+
+cpu = sys.argv[1] == "-cpu"
+if cpu:
+    del sys.argv[1]
+unit = "img/cpu-s" if cpu else "img/s"
 
 
 def go(path):
@@ -16,7 +23,7 @@ def go(path):
         m = re.match(r"BenchmarkStep/(\S+?)-\d+\s", line)
         if not m:
             continue
-        ips = float(re.search(r"([\d.]+) img/s", line).group(1))
+        ips = float(re.search(r"([\d.]+) " + unit, line).group(1))
         rss = float(re.search(r"([\d.]+) maxrss-MB", line).group(1))
         heap = float(re.search(r"([\d.]+) heap-MB", line).group(1))
         rows[m.group(1)].append((ips, rss, heap))
@@ -28,7 +35,8 @@ def peer(path):
     for line in open(path):
         f = line.split("\t")
         if len(f) >= 3:
-            rows[f[0]].append((float(f[1].split()[0]), float(f[2].split()[0]), 0))
+            ips = float(f[4].split()[0]) if cpu else float(f[1].split()[0])
+            rows[f[0]].append((ips, float(f[2].split()[0]), 0))
     return rows
 
 
@@ -43,7 +51,8 @@ def cell(vals, mem=True):
 
 
 g, o, p = go(sys.argv[1]), go(sys.argv[2]), peer(sys.argv[3])
-print("| step (32x32, batch 64, fwd+bwd+SGD) | default build img/s | peak RSS MB | -tags openblas img/s | peak RSS MB | PyTorch 1.13 img/s | peak RSS MB | openblas / PyTorch |")
+u = "img per CPU s, 1 thread" if cpu else "img/s"
+print("| step (32x32, batch 64, fwd+bwd+SGD) | default build %s | peak RSS MB | -tags openblas %s | peak RSS MB | PyTorch 1.13 %s | peak RSS MB | openblas / PyTorch |" % (u, u, u))
 print("| --- | --- | --- | --- | --- | --- | --- | --- |")
 for case in dict.fromkeys(list(g) + list(o) + list(p)):
     gi, gm = cell(g.get(case, []))

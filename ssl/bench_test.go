@@ -47,10 +47,21 @@ var stepCases = []stepCase{
 	}},
 }
 
+// cpuTime returns the process's user and system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // BenchmarkStep measures one training step (forward, backward, SGD) per
 // iteration, as peers/bench.py does (bench/ssl_peer.py runs its cases one
 // per process for the peak RSS): img/s counts each image once whatever the
-// number of views; heap-MB is the Go heap in use after the steps
+// number of views, img/cpu-s divides by the CPU time of all threads instead
+// (the figure other jobs on a shared machine disturb least, with
+// GOMAXPROCS=1); heap-MB is the Go heap in use after the steps
 // (compiled graph buffers, weights, gradients, optimizer state) and
 // maxrss-MB the process's peak resident set, meaningful when one case runs
 // per process (go test -bench 'Step/simsiam/resnet18$').
@@ -85,13 +96,16 @@ func BenchmarkStep(b *testing.B) {
 			}
 			step() // warm-up: buffers are allocated on the first run
 			b.ResetTimer()
+			cpu0 := cpuTime()
 			start := time.Now()
 			for range b.N {
 				step()
 			}
 			el := time.Since(start)
+			cpu := cpuTime() - cpu0
 			b.StopTimer()
 			b.ReportMetric(float64(batch*b.N)/el.Seconds(), "img/s")
+			b.ReportMetric(float64(batch*b.N)/cpu.Seconds(), "img/cpu-s")
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
 			b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "heap-MB")
