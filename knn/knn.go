@@ -72,10 +72,10 @@ type Classifier struct {
 	pool    sync.Pool // *workspace
 }
 
-// NewClassifier returns a classifier whose bank is a copy of the n = len(bank)/dim
-// feature vectors in bank (row-major, n×dim), L2-normalized, with labels
-// in [0, classes). It returns an error if the sizes disagree, a label is out
-// of range or a feature is not finite.
+// NewClassifier returns a classifier whose bank is a copy of the
+// n = len(bank)/dim feature vectors in bank (row-major, n×dim),
+// L2-normalized, with labels in [0, classes). It returns an error if the
+// sizes disagree, a label is out of range or a feature is not finite.
 func NewClassifier(bank []float32, dim int, labels []int, classes int, cfg Config) (*Classifier, error) {
 	if dim <= 0 {
 		return nil, fmt.Errorf("knn: bank: dim = %d, want > 0", dim)
@@ -99,6 +99,9 @@ func newClassifier(bank []float32, dim int, labels []int, classes int, cfg Confi
 	n := len(bank) / dim
 	if n == 0 {
 		return nil, errors.New("knn: bank: empty")
+	}
+	if n > math.MaxInt32 {
+		return nil, fmt.Errorf("knn: bank: %d rows, at most %d supported", n, math.MaxInt32)
 	}
 	if len(labels) != n {
 		return nil, fmt.Errorf("knn: bank: %d labels for %d rows", len(labels), n)
