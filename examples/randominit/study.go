@@ -285,17 +285,19 @@ func ParseGains(s string) ([]float64, error) {
 			v[i] = f
 		}
 		start, stop, step := v[0], v[1], v[2]
-		if !(start > 0) || !(step > 0) || stop < start {
-			return nil, fmt.Errorf("gains %q: want 0 < START <= STOP and STEP > 0", s)
+		if !(start > 0) || !(step > 0) || !(stop >= start) || math.IsInf(stop, 0) {
+			return nil, fmt.Errorf("gains %q: want 0 < START <= STOP finite and STEP > 0", s)
 		}
-		n := int(math.Floor((stop-start)/step+1e-9)) + 1
-		if n > 10000 {
-			return nil, fmt.Errorf("gains %q: %d values", s, n)
+		count := math.Floor((stop-start)/step+1e-9) + 1
+		if !(count <= 10000) {
+			return nil, fmt.Errorf("gains %q: more than 10000 values", s)
 		}
+		n := int(count)
 		out := make([]float64, n)
 		for i := range out {
-			// Rounded to 1e-9 so that 0.1:3.0:0.1 gives 0.3, not 0.30000000000000004.
-			out[i] = math.Round((start+float64(i)*step)*1e9) / 1e9
+			// Rounded to 12 significant digits so that 0.1:3.0:0.1 gives
+			// 0.3, not 0.30000000000000004.
+			out[i], _ = strconv.ParseFloat(strconv.FormatFloat(start+float64(i)*step, 'g', 12, 64), 64)
 		}
 		return out, nil
 	}
@@ -311,30 +313,6 @@ func ParseGains(s string) ([]float64, error) {
 		out = append(out, f)
 	}
 	return out, nil
-}
-
-// ParseSeeds parses a comma-separated list of unsigned seeds.
-func ParseSeeds(s string) ([]uint64, error) {
-	var out []uint64
-	for _, p := range strings.Split(s, ",") {
-		v, err := strconv.ParseUint(strings.TrimSpace(p), 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("seeds %q: %w", s, err)
-		}
-		out = append(out, v)
-	}
-	return out, nil
-}
-
-// ParseList splits a comma-separated list, dropping empty items.
-func ParseList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // distinct returns the distinct values of f over runs, in order of first

@@ -20,6 +20,7 @@ func TestParseGains(t *testing.T) {
 		err  string
 	}{
 		{"range", "0.5:2:0.5", []float64{0.5, 1, 1.5, 2}, ""},
+		{"tiny range", "1e-12:3e-12:1e-12", []float64{1e-12, 2e-12, 3e-12}, ""},
 		{"list", "0.5, 1,2.25", []float64{0.5, 1, 2.25}, ""},
 		{"single", "1.2", []float64{1.2}, ""},
 		{"zero start", "0:1:0.5", nil, "0 < START"},
@@ -294,4 +295,23 @@ func TestReadCSVErrors(t *testing.T) {
 	if err != nil || len(runs) != 1 || runs[0].GainRatio != 1.5 || runs[0].Kind != KindLogits || !math.IsNaN(runs[0].Top5) || runs[0].Note != "non-finite" {
 		t.Fatalf("ReadCSV = %+v, %v", runs, err)
 	}
+}
+
+// FuzzParseGains checks that the -gains parser never panics and returns
+// only positive finite ratios.
+func FuzzParseGains(f *testing.F) {
+	for _, s := range []string{"0.1:3.0:0.1", "0.5,1", "1e-300:1e300:1e-300", "1e-12:1e-11:1e-12", "nan", "1:inf:1", ",", "1::"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		g, err := ParseGains(s)
+		if err != nil {
+			return
+		}
+		for _, v := range g {
+			if !(v > 0) || math.IsInf(v, 0) {
+				t.Fatalf("ParseGains(%q) gave %v", s, v)
+			}
+		}
+	})
 }
