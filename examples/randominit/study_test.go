@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/disiam/disiam/internal/parallel"
 )
 
 func TestParseGains(t *testing.T) {
@@ -195,8 +197,9 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
-// TestEndToEnd runs a tiny sweep twice on the embedded synthetic set and
-// checks the outputs and that they are reproducible.
+// TestEndToEnd runs a tiny sweep twice on the embedded synthetic set, with
+// several worker goroutines and with one, and checks the outputs and that
+// they are identical.
 func TestEndToEnd(t *testing.T) {
 	args := func(out string) []string {
 		return []string{"-data", "synthetic,train=60,test=30,size=16", "-backbones", "resnet18",
@@ -205,7 +208,10 @@ func TestEndToEnd(t *testing.T) {
 	}
 	var records [2][][]string
 	var outs [2]string
+	defer func(w int) { parallel.Workers = w }(parallel.Workers)
 	for i := range 2 {
+		// The second sweep runs on one goroutine: results must not change.
+		parallel.Workers = []int{max(parallel.Workers, 2), 1}[i]
 		out := t.TempDir()
 		var stdout bytes.Buffer
 		if err := run(args(out), &stdout, &stdout); err != nil {
