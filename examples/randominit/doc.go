@@ -20,9 +20,9 @@
 // The defaults (Fashion-MNIST as 3-channel images, ResNet-18 and
 // EfficientNet-B0, gain ratios 0.25 to 2.5 in steps of 0.25, both fan
 // modes, seeds 42 and 1337, 2,000 training and 500 test images) take about
-// 320 CPU-seconds with -classifier (80 initializations; ResNet-18 ~3 s,
-// EfficientNet-B0 ~5 s each): under 3 minutes on 2 idle cores, about 9 on
-// a busy shared machine. The thesis' full grid on CIFAR-10 (all 13
+// 320 CPU-seconds with -classifier (80 initializations, 4 CPU-seconds
+// each on average, measured with -tags openblas): under 3 minutes on 2
+// idle cores, about 9 on a busy shared machine. The thesis' full grid on CIFAR-10 (all 13
 // backbones, ratios 0.1 to 3.0, six seeds, the whole dataset, with and
 // without the classifier) is
 //
