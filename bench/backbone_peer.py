@@ -4,7 +4,9 @@ of ResNet-18 and EfficientNet-B0 at 32x32, batch 256, and forward+backward
 parameters) at batch 64.
 
 usage: /usr/bin/python3 bench/backbone_peer.py [steps] [threads]
-Prints the median and best step of `steps` timed steps after one warm-up.
+Prints the median and best step of `steps` timed steps after one warm-up,
+and the process CPU time per image (all threads; robust to other jobs on
+the machine, which inflate wall time).
 """
 import sys
 import time
@@ -28,9 +30,9 @@ def features(model, x):
 def bench(name, batch, train):
     model = getattr(torchvision.models, name)()
     x = torch.randn(batch, 3, 32, 32)
-    ts = []
+    ts, cs = [], []
     for i in range(steps + 1):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         if train:
             model.train()
             model.zero_grad(set_to_none=True)
@@ -40,11 +42,12 @@ def bench(name, batch, train):
             with torch.no_grad():
                 features(model, x)
         ts.append(time.perf_counter() - t)
-    ts = sorted(ts[1:])
-    med, best = ts[len(ts) // 2], ts[0]
+        cs.append(time.process_time() - c)
+    ts, cs = sorted(ts[1:]), sorted(cs[1:])
+    med, best, cpu = ts[len(ts) // 2], ts[0], cs[len(cs) // 2]
     what = "forward+backward" if train else "forward (eval)"
-    print("%-16s %-17s batch %3d  median %.3fs  %7.1f img/s  (best %7.1f img/s)"
-          % (name, what, batch, med, batch / med, batch / best), flush=True)
+    print("%-16s %-17s batch %3d  median %.3fs  %7.1f img/s  (best %7.1f img/s)  %.2f cpu-ms/img"
+          % (name, what, batch, med, batch / med, batch / best, 1e3 * cpu / batch), flush=True)
 
 
 if __name__ == "__main__":
