@@ -155,11 +155,18 @@ type Networks struct {
 	Seed uint64
 	// Views is the number of views of FastSiam and DiSiam+ (0: 4).
 	Views int
-	// ProjectionLayers, if not 0, replaces the 2-layer SimSiam projectors
-	// of SimSiam, FastSiam, DiSiam and DiSiam+ (online and assistant) by
-	// ssl.SimSiamProjector with this many layers (thesis Figure 5.32
-	// compares 2 and 3).
+	// ProjectionLayers, if not 0, gives the SimSiam projectors of
+	// SimSiam, FastSiam, DiSiam and DiSiam+ (online and assistant) this
+	// many layers instead of 2 (thesis Figure 5.32 compares 2 and 3).
 	ProjectionLayers int
+	// HeadDim, if not 0, narrows the heads for small runs: the SimSiam
+	// projectors' hidden and output width and the predictors' outer width
+	// become HeadDim instead of 2048 (the predictors' bottleneck
+	// HeadDim/4 instead of 512), and SimCLR's projector hidden width
+	// HeadDim instead of 2048 (its output stays 128). BYOL's and DYOL's
+	// heads keep their sizes. The papers' heads cost more than a narrow
+	// backbone: on two cores they dominate a step of ResNet-18-w16.
+	HeadDim int
 	// New builds a backbone; nil means backbone.New. A program that starts
 	// from stored weights loads them here.
 	New func(name string, c backbone.Config) (backbone.Backbone, error)
@@ -212,14 +219,18 @@ func (n *Networks) Method(name string) (ssl.Method, error) {
 	n.count++
 	switch name {
 	case ssl.NameSimCLR:
-		return ssl.NewSimCLR(online, seed), nil
+		m := ssl.NewSimCLR(online, seed)
+		if n.HeadDim != 0 {
+			m.Projector = ssl.NewMLP("projection_head", ssl.SimCLRProjector(online.FeatureDim(), n.HeadDim, ssl.SimCLROut), seed)
+		}
+		return m, nil
 	case ssl.NameSimSiam:
 		m := ssl.NewSimSiam(online, seed)
-		n.projector(&m.Projector, online, "projection_head", seed)
+		n.heads(&m.Projector, &m.Predictor, online, "", seed)
 		return m, nil
 	case ssl.NameFastSiam:
 		m := ssl.NewFastSiam(online, viewsOr4(n.Views), seed)
-		n.projector(&m.Projector, online, "projection_head", seed)
+		n.heads(&m.Projector, &m.Predictor, online, "", seed)
 		return m, nil
 	case ssl.NameSoftChain:
 		return ssl.NewSoftChain(online, seed), nil
@@ -250,20 +261,30 @@ func (n *Networks) Method(name string) (ssl.Method, error) {
 			views = viewsOr4(n.Views)
 		}
 		m := ssl.NewDiSiamPlus(online, a, views, seed)
-		n.projector(&m.OnlineProjector, online, "projection_head", seed)
-		n.projector(&m.AssistantProjector, a, "assistant_projection_head", seed)
+		n.heads(&m.OnlineProjector, &m.OnlinePredictor, online, "", seed)
+		n.heads(&m.AssistantProjector, &m.AssistantPredictor, a, "assistant_", seed)
 		return m, nil
 	}
 	return nil, fmt.Errorf("unknown method %q (known: %s)", name, strings.Join(Methods, ", "))
 }
 
-// projector replaces *h by a SimSiam projector of ProjectionLayers layers
-// when that is set.
-func (n *Networks) projector(h *ssl.Head, bb backbone.Backbone, name string, seed uint64) {
-	if n.ProjectionLayers == 0 {
+// heads replaces the SimSiam projector and predictor (named
+// prefix+"projection_head", prefix+"prediction_head", both from seed as
+// the ssl constructors do) when ProjectionLayers or HeadDim asks for
+// other sizes.
+func (n *Networks) heads(proj, pred *ssl.Head, bb backbone.Backbone, prefix string, seed uint64) {
+	if n.ProjectionLayers == 0 && n.HeadDim == 0 {
 		return
 	}
-	*h = ssl.NewMLP(name, ssl.SimSiamProjector(bb.FeatureDim(), ssl.SimSiamHidden, ssl.SimSiamHidden, n.ProjectionLayers), seed)
+	h, layers := ssl.SimSiamHidden, 2
+	if n.HeadDim != 0 {
+		h = n.HeadDim
+	}
+	if n.ProjectionLayers != 0 {
+		layers = n.ProjectionLayers
+	}
+	*proj = ssl.NewMLP(prefix+"projection_head", ssl.SimSiamProjector(bb.FeatureDim(), h, h, layers), seed)
+	*pred = ssl.NewMLP(prefix+"prediction_head", ssl.SimSiamPredictor(h, max(h/4, 1), h), seed)
 }
 
 // Stages builds the ssl.Stages of a plan over these networks, with base

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 
@@ -103,5 +104,95 @@ func TestNetworksShareBackbones(t *testing.T) {
 	}
 	if _, err := n.Method("nosuch"); err == nil {
 		t.Error("unknown method built")
+	}
+}
+
+func TestHeadDim(t *testing.T) {
+	tests := []struct {
+		name       string
+		headDim    int
+		layers     int
+		projOut    int
+		predHidden int
+		projBlocks int
+	}{
+		{name: "papers", projOut: 2048, predHidden: 512, projBlocks: 2},
+		{name: "narrow", headDim: 64, projOut: 64, predHidden: 16, projBlocks: 2},
+		{name: "narrow 3 layers", headDim: 64, layers: 3, projOut: 64, predHidden: 16, projBlocks: 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			n := &Networks{Backbone: "resnet18-w4", Assistant: "resnet18-w4", Seed: 1, HeadDim: tc.headDim, ProjectionLayers: tc.layers}
+			m, err := n.Method(ssl.NameDiSiam)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := m.(*ssl.DiSiam)
+			for _, h := range []ssl.Head{d.OnlineProjector, d.AssistantProjector} {
+				b := h.(*ssl.MLP).Blocks()
+				if len(b) != tc.projBlocks || b[len(b)-1].Out != tc.projOut {
+					t.Errorf("projector blocks %+v", b)
+				}
+			}
+			for _, h := range []ssl.Head{d.OnlinePredictor, d.AssistantPredictor} {
+				b := h.(*ssl.MLP).Blocks()
+				if b[0].In != tc.projOut || b[0].Out != tc.predHidden || b[1].Out != tc.projOut {
+					t.Errorf("predictor blocks %+v", b)
+				}
+			}
+			c, err := n.Method(ssl.NameSimCLR)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := c.(*ssl.SimCLR).Projector.(*ssl.MLP).Blocks()
+			if want := max(tc.headDim, 0); want != 0 && b[0].Out != want || b[len(b)-1].Out != ssl.SimCLROut {
+				t.Errorf("SimCLR projector %+v", b)
+			}
+		})
+	}
+}
+
+// TestHeadsUnchangedByDefault checks that Networks builds, without the
+// head options, exactly the ssl constructors' methods (same parameter
+// values), so that examples/pretrain's numbers did not change.
+func TestHeadsUnchangedByDefault(t *testing.T) {
+	for _, name := range []string{ssl.NameSimSiam, ssl.NameDiSiam} {
+		n1 := &Networks{Backbone: "resnet18-w4", Assistant: "resnet18-w4", Seed: 3}
+		n2 := &Networks{Backbone: "resnet18-w4", Assistant: "resnet18-w4", Seed: 3, ProjectionLayers: 2, HeadDim: ssl.SimSiamHidden}
+		a, err := n1.Method(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := n2.Method(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pa, pb := a.Params(), b.Params()
+		if len(pa) != len(pb) {
+			t.Fatalf("%s: %d vs %d parameters", name, len(pa), len(pb))
+		}
+		for i := range pa {
+			if pa[i].Name != pb[i].Name || !reflect.DeepEqual(pa[i].Value.Data(), pb[i].Value.Data()) {
+				t.Fatalf("%s: parameter %d: %s differs from %s", name, i, pa[i].Name, pb[i].Name)
+			}
+		}
+	}
+}
+
+func TestLists(t *testing.T) {
+	if got := ParseList(" a, ,b ,"); !reflect.DeepEqual(got, []string{"a", "b"}) {
+		t.Errorf("ParseList %q", got)
+	}
+	if got, err := ParseSeeds("7, 41,923"); err != nil || !reflect.DeepEqual(got, []uint64{7, 41, 923}) {
+		t.Errorf("ParseSeeds %v %v", got, err)
+	}
+	if _, err := ParseSeeds("7,-1"); err == nil {
+		t.Error("negative seed accepted")
+	}
+	if got, err := ParseFloats("0.03,0.06"); err != nil || !reflect.DeepEqual(got, []float64{0.03, 0.06}) {
+		t.Errorf("ParseFloats %v %v", got, err)
+	}
+	if _, err := ParseFloats("0.03,x"); err == nil {
+		t.Error("bad number accepted")
 	}
 }

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/disiam/disiam/examples/internal/experiment/experimenttest"
+)
+
+// tiny are flags that make a comparison run in seconds.
+var tiny = []string{"-train", "40", "-test", "20", "-epochs", "2", "-batch", "20", "-head-dim", "32", "-knn-k", "10",
+	"-assistant", "resnet18-w4", "-seeds", "7,41"}
+
+func TestRun(t *testing.T) {
+	dir := t.TempDir()
+	args := append([]string{"-out", dir, "-backbones", "resnet18-w4,resnet34-w4", "-methods", "simclr,disiam"}, tiny...)
+	var out bytes.Buffer
+	if err := run(context.Background(), args, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	results := experimenttest.Outputs(t, dir, 8, []string{
+		"# Method comparison (thesis Section 5.2, Table 5.4)",
+		"**ResNet-18 (width 4)**", "**ResNet-34 (width 4)**", "| Random Initialization |", "| SimCLR |", "| DiSiam |",
+	}, "max_top1.png", "curves_ResNet-18_width_4.png", "curves_ResNet-34_width_4.png")
+	for _, r := range results {
+		if r.Epochs() != 2 || r.Batch != 20 || len(r.Curve) != 3 {
+			t.Errorf("%s/%s seed %d: epochs %d batch %d, %d measurements", r.Group, r.Series, r.Seed, r.Epochs(), r.Batch, len(r.Curve))
+		}
+	}
+	if !strings.Contains(out.String(), "[8/8]") {
+		t.Errorf("no progress line for the last run:\n%s", out.String())
+	}
+}
+
+func TestFlagErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"unknown method", []string{"-methods", "simsam"}},
+		{"unknown backbone", []string{"-backbones", "resnet19"}},
+		{"argument", []string{"extra"}},
+		{"bad data", []string{"-data", "nosuch:"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append(append([]string{"-out", t.TempDir()}, tiny...), tc.args...)
+			if err := run(context.Background(), args, io.Discard, io.Discard); err == nil {
+				t.Error("no error")
+			}
+		})
+	}
+}

@@ -1,0 +1,145 @@
+package experiment
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/disiam/disiam/backbone"
+	"github.com/disiam/disiam/dataset"
+	"github.com/disiam/disiam/examples/internal/runner"
+	"github.com/disiam/disiam/knn"
+)
+
+// ThesisSeeds are the seeds of the thesis' Chapter 5 runs.
+var ThesisSeeds = []uint64{7, 41, 923}
+
+// Flags are the command-line settings every experiment program shares.
+// Set the fields to the program's defaults, then Register them.
+type Flags struct {
+	Data      string   `json:"data"`
+	Train     int      `json:"train"` // training images (also the kNN bank); 0: all
+	Test      int      `json:"test"`  // kNN query images; 0: all
+	Epochs    int      `json:"epochs"`
+	Seeds     []uint64 `json:"seeds"`
+	Backbones []string `json:"backbones"`
+	Assistant string   `json:"assistant"`
+	Methods   []string `json:"methods"`
+	Batch     int      `json:"batch"`
+	// Accumulate splits each batch into micro-batches (gradient
+	// accumulation, the thesis' COCO runs); 0 or 1: none.
+	Accumulate int     `json:"accumulate,omitempty"`
+	LR         float64 `json:"lr"`       // base learning rate; 0: the method's default
+	HeadDim    int     `json:"head_dim"` // runner.Networks.HeadDim; 0: the papers' 2048
+	Views      int     `json:"views"`    // DiSiam+ views; 0: 4
+	EvalEvery  int     `json:"eval_every"`
+	K          int     `json:"knn_k"`
+	Workers    int     `json:"workers"`
+	Out        string  `json:"out"`
+	NoPlots    bool    `json:"no_plots"`
+	Verbose    bool    `json:"-"`
+}
+
+// Register defines the flags on fs, with the current field values as
+// defaults. A program may then register its own flags.
+func (f *Flags) Register(fs *flag.FlagSet) {
+	fs.StringVar(&f.Data, "data", f.Data, "dataset spec ("+strings.ReplaceAll(dataset.SpecUsage, "\n", "; ")+")")
+	fs.IntVar(&f.Train, "train", f.Train, "training images, class-balanced (also the kNN bank; 0: all)")
+	fs.IntVar(&f.Test, "test", f.Test, "kNN query images of the test split, class-balanced (0: all)")
+	fs.IntVar(&f.Epochs, "epochs", f.Epochs, "epochs per run (the thesis: 800 on CIFAR-10, 250 on COCO)")
+	fs.Var((*seedList)(&f.Seeds), "seeds", "comma-separated seeds (the thesis: 7,41,923)")
+	fs.Var((*nameList)(&f.Backbones), "backbones", "comma-separated online backbones ("+strings.Join(backbone.Names(), ", ")+"; a suffix -wN narrows a ResNet, -xM an EfficientNet)")
+	fs.StringVar(&f.Assistant, "assistant", f.Assistant, "assistant backbone of DiSiam and DiSiam+ (the thesis: resnet34)")
+	fs.Var((*nameList)(&f.Methods), "methods", "comma-separated methods ("+strings.Join(runner.Methods, ", ")+")")
+	fs.IntVar(&f.Batch, "batch", f.Batch, "images per optimizer step (the thesis: 1024 unless varied)")
+	fs.IntVar(&f.Accumulate, "accumulate", f.Accumulate, "micro-batches per optimizer step (gradient accumulation; -batch must be a multiple)")
+	fs.Float64Var(&f.LR, "lr", f.LR, "base learning rate before batch scaling (0: 0.03, SimCLR 0.075; thesis Section 4.3)")
+	fs.IntVar(&f.HeadDim, "head-dim", f.HeadDim, "width of the SimSiam-style heads and SimCLR's hidden layer (0: the papers' 2048)")
+	fs.IntVar(&f.Views, "views", f.Views, "views per image of DiSiam+ (0: 4)")
+	fs.IntVar(&f.EvalEvery, "knn-every", f.EvalEvery, "measure the kNN accuracy every N epochs")
+	fs.IntVar(&f.K, "knn-k", f.K, "neighbours of the kNN classifier (the thesis: 200)")
+	fs.IntVar(&f.Workers, "workers", f.Workers, "data-loading goroutines (0: GOMAXPROCS); never changes results")
+	fs.StringVar(&f.Out, "out", f.Out, "output folder")
+	fs.BoolVar(&f.NoPlots, "noplots", f.NoPlots, "skip the PNG plots")
+	fs.BoolVar(&f.Verbose, "v", f.Verbose, "print the trainer's progress lines")
+}
+
+// Check validates the settings: known backbones and methods, positive
+// sizes.
+func (f *Flags) Check() error {
+	switch {
+	case f.Epochs <= 0:
+		return fmt.Errorf("-epochs %d", f.Epochs)
+	case f.Batch < 2:
+		return fmt.Errorf("-batch %d: at least 2", f.Batch)
+	case f.Train < 0 || f.Test < 0:
+		return errors.New("-train and -test must be >= 0")
+	case len(f.Seeds) == 0:
+		return errors.New("no seeds")
+	case f.Accumulate < 0 || f.Accumulate > 1 && f.Batch%f.Accumulate != 0:
+		return fmt.Errorf("-accumulate %d: -batch %d must be a multiple", f.Accumulate, f.Batch)
+	case f.LR < 0 || f.HeadDim < 0 || f.Views < 0 || f.EvalEvery <= 0 || f.K <= 0:
+		return errors.New("-lr, -head-dim and -views must be >= 0, -knn-every and -knn-k > 0")
+	case f.Out == "":
+		return errors.New("no -out folder")
+	}
+	for _, m := range f.Methods {
+		if !slices.Contains(runner.Methods, m) {
+			return fmt.Errorf("unknown method %q (known: %s)", m, strings.Join(runner.Methods, ", "))
+		}
+	}
+	names := append(slices.Clone(f.Backbones), f.Assistant)
+	for _, n := range names {
+		if err := CheckBackbone(n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CheckBackbone returns an error unless backbone.New knows name.
+func CheckBackbone(name string) error {
+	_, err := backbone.New(name, backbone.Config{NoInit: true})
+	return err
+}
+
+// Defaults returns the settings every experiment starts from: the thesis'
+// seeds and kNN rule, one kNN measurement per epoch.
+func Defaults() Flags {
+	return Flags{Seeds: slices.Clone(ThesisSeeds), EvalEvery: 1, K: knn.DefaultK}
+}
+
+// seedList is a flag.Value of comma-separated seeds.
+type seedList []uint64
+
+func (s *seedList) String() string {
+	if s == nil {
+		return ""
+	}
+	parts := make([]string, len(*s))
+	for i, v := range *s {
+		parts[i] = strconv.FormatUint(v, 10)
+	}
+	return strings.Join(parts, ",")
+}
+
+func (s *seedList) Set(v string) error {
+	seeds, err := runner.ParseSeeds(v)
+	*s = seeds
+	return err
+}
+
+// nameList is a flag.Value of comma-separated names.
+type nameList []string
+
+func (n *nameList) String() string {
+	if n == nil {
+		return ""
+	}
+	return strings.Join(*n, ",")
+}
+
+func (n *nameList) Set(v string) error { *n = runner.ParseList(v); return nil }
