@@ -29,10 +29,9 @@
 // CPU cores: narrow backbones (EfficientNet-B0 ×0.25, ResNet-18/34 at
 // width 16), heads of width 256, 400 training and 200 test images of the
 // embedded synthetic set, 3 epochs of batch 64, seeds 7 and 41. They
-// exercise the study, not the thesis' findings. `-study NAME -h` does not
-// list study defaults; `go doc ./examples/ablation` and the table printed
-// by -list do. The thesis-scale command of each study is printed by
-// -list, e.g. for the batch size:
+// exercise the study, not the thesis' findings. -list prints every
+// study's defaults (-values, -methods, -backbones) and its thesis-scale
+// command, e.g. for the batch size:
 //
 //	go run -tags openblas ./examples/ablation -study batch -data cifar10:/data/cifar-10-batches-bin \
 //	    -train 0 -test 0 -epochs 800 -head-dim 0 -seeds 7,41,923 -knn-every 10 -assistant resnet34 \

@@ -83,7 +83,7 @@ var studies = []study{
 	{
 		name: "arch", section: "5.3.4, Figure 5.25, Table 5.5", title: "Backbone architecture", axis: "Backbone, learning rate",
 		values:  smallRes + "," + smallEff,
-		full:    "-seeds 7,41,923 -lrs 0.03,0.06 -values resnet18,resnet34,resnet50,efficientnet_b0,efficientnet_b1,efficientnet_b2,efficientnet_b3",
+		full:    "-seeds 7,41,923 -methods simsiam,simclr,disiam,disiam+ -lrs 0.03,0.06 -values resnet18,resnet34,resnet50,efficientnet_b0,efficientnet_b1,efficientnet_b2,efficientnet_b3",
 		methods: []string{ssl.NameSimSiam, ssl.NameDiSiam},
 		jobs:    archJobs,
 	},
@@ -106,7 +106,7 @@ var studies = []study{
 		jobs: chainJobs, byBackbone: true,
 	},
 	{
-		name: "projection", section: "5.4, Figure 5.32", title: "Projection layers", axis: "Projection layers",
+		name: "projection", section: "5.4, Figure 5.32; the thesis pretrained on COCO, here on -data", title: "Projection layers", axis: "Projection layers",
 		values: "2,3", full: "-seeds 7,41,923 -backbones efficientnet_b0 -values 2,3",
 		methods: siamMethods, backbones: []string{smallEff},
 		jobs: perMethod(true, func(j *experiment.Job, v string) error {

@@ -239,6 +239,8 @@ func Bars(path string, f Figure, groups []string, series []BarSeries) error {
 	}
 	p.NominalX(groups...)
 	p.X.Min, p.X.Max = -0.5, float64(len(groups))-0.5
-	p.Y.Min, p.Y.Max = 0, Headroom(ymax)
+	// room above the bars for the legend, about 6.5% of the height per entry
+	entries := len(series) + 1
+	p.Y.Min, p.Y.Max = 0, min(max(ymax/(1-min(0.065*float64(entries), 0.6)), Headroom(ymax)), 100)
 	return f.save(p, path)
 }
