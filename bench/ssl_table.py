@@ -20,7 +20,7 @@ unit = "img/cpu-s" if cpu else "img/s"
 def go(path):
     rows = defaultdict(list)
     for line in open(path):
-        m = re.match(r"BenchmarkStep/(\S+?)-\d+\s", line)
+        m = re.match(r"BenchmarkStep/(\S+?)(?:-\d+)?\s", line)
         if not m:
             continue
         ips = float(re.search(r"([\d.]+) " + unit, line).group(1))
