@@ -47,7 +47,7 @@ func ExampleDiSiam() {
 // ResNet-18; the Trainer runs the stages in order, each with its own
 // optimizer and schedule (thesis Section 4.3), and records every epoch.
 func ExampleTrainer() {
-	cfg := dataset.SyntheticConfig{Train: 64, Test: 32}
+	cfg := dataset.SyntheticConfig{Train: 32, Test: 16}
 	train := dataset.Synthetic(cfg, dataset.Train)
 	bb, _ := backbone.New("resnet18", backbone.Config{Seed: 1})
 	trainer := &ssl.Trainer{
@@ -55,7 +55,7 @@ func ExampleTrainer() {
 			{Method: ssl.NewSimCLR(bb, 1), Epochs: 1},
 			{Method: ssl.NewSimSiam(bb, 2), Epochs: 1},
 		},
-		Data: train, Norm: augment.CIFAR10Norm, Batch: 32, Seed: 1,
+		Data: train, Norm: augment.CIFAR10Norm, Batch: 16, Seed: 1,
 	}
 	history, err := trainer.Run(context.Background())
 	if err != nil {
@@ -66,6 +66,6 @@ func ExampleTrainer() {
 		fmt.Printf("epoch %d: stage %d (%s), %d steps, lr %.4f\n", e.Epoch, e.Stage, e.Method, e.Steps, e.LR)
 	}
 	// Output:
-	// epoch 1: stage 0 (simclr), 2 steps, lr 0.4243
-	// epoch 2: stage 1 (simsiam), 2 steps, lr 0.0037
+	// epoch 1: stage 0 (simclr), 2 steps, lr 0.3000
+	// epoch 2: stage 1 (simsiam), 2 steps, lr 0.0019
 }

@@ -506,9 +506,9 @@ func (r *run) epochLoop(si, e int, loader *dataset.Loader, prog *nn.Program, opt
 			runs++
 			if monitor != nil {
 				z, ok := monitor.Value().(*tensor.Dense)
-				if ok {
+				if ok && z.Shape()[0] >= 2 {
 					sd, err := CollapseStd(z)
-					if err != nil {
+					if err != nil { // the projection holds NaN or Inf
 						return EpochRecord{}, &DivergedError{Stage: si, Method: m.Name(), Epoch: r.epoch + 1, Step: *step, Loss: math.NaN()}
 					}
 					stdSum += sd

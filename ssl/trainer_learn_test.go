@@ -88,7 +88,8 @@ func TestLearning(t *testing.T) {
 // ResNet-18 online (EfficientNet-B0 with DISIAM_ONLINE=efficientnet_b0),
 // ResNet-18 assistant (DISIAM_ASSISTANT), 2048 training and 500 test
 // images of Fashion-MNIST (DISIAM_DATA=synthetic for the synthetic set),
-// EPOCHS epochs (5), base learning rate LR (0.3). It requires the same
+// EPOCHS epochs (5), base learning rate LR (0.3; SimCLR LR_SIMCLR, default
+// its own 0.075), methods DISIAM_METHODS (all). It requires the same
 // gain as TestLearning on Fashion-MNIST and logs the numbers.
 func TestLearningLong(t *testing.T) {
 	if os.Getenv("DISIAM_LONG") != "1" {
@@ -135,8 +136,12 @@ func TestLearningLong(t *testing.T) {
 			case "disiam+":
 				m = ssl.NewDiSiamPlus(online, mustBackbone(anet, 2), 4, 1)
 			}
+			lr := envFloat("LR", 0.3)
+			if mname == "simclr" {
+				lr = envFloat("LR_SIMCLR", 0) // LARS: SimCLR's own 0.075·sqrt(batch)
+			}
 			tr := &ssl.Trainer{
-				Stages: []ssl.Stage{{Method: m, Epochs: envInt("EPOCHS", 5), BaseLR: envFloat("LR", 0.3)}},
+				Stages: []ssl.Stage{{Method: m, Epochs: envInt("EPOCHS", 5), BaseLR: lr}},
 				Data:   train, Norm: norm, Batch: 64, Seed: 3,
 				Evaluator: &knn.Evaluator{Train: train, Test: test, Mean: norm.Mean, Std: norm.Std},
 				EvalEvery: 1, EvalAtStart: true,
