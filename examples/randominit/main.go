@@ -206,7 +206,21 @@ func measure(train, test []float32, dim int, trainLabels, testLabels []int, clas
 		}
 		return 0, 0, "", err
 	}
-	return res.Top1, res.Top5, "", nil
+	// Kept, but flagged: with every feature zero all similarities tie and
+	// every query gets the same prediction.
+	if allZero(train) || allZero(test) {
+		note = "all features are zero (activations underflowed float32)"
+	}
+	return res.Top1, res.Top5, note, nil
+}
+
+func allZero(x []float32) bool {
+	for _, v := range x {
+		if v != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // Sweep runs every initialization of cfg and returns the runs, in the

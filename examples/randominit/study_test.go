@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/disiam/disiam/internal/parallel"
+	"github.com/disiam/disiam/knn"
 )
 
 func TestParseGains(t *testing.T) {
@@ -320,4 +321,18 @@ func FuzzParseGains(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestMeasureFlagsDegenerateFeatures(t *testing.T) {
+	train := make([]float32, 4*2)
+	test := make([]float32, 2*2)
+	top1, _, note, err := measure(train, test, 2, []int{0, 1, 0, 1}, []int{0, 1}, 2, knn.Config{K: 2})
+	if err != nil || top1 != 0.5 || !strings.Contains(note, "all features are zero") {
+		t.Fatalf("zero features: top-1 %v, note %q, %v", top1, note, err)
+	}
+	test[3] = float32(math.Inf(1))
+	top1, _, note, err = measure([]float32{1, 0, 0, 1, 1, 1, 0, 2}, test, 2, []int{0, 1, 0, 1}, []int{0, 1}, 2, knn.Config{K: 2})
+	if err != nil || !math.IsNaN(top1) || !strings.Contains(note, "not finite") {
+		t.Fatalf("infinite feature: top-1 %v, note %q, %v", top1, note, err)
+	}
 }
