@@ -132,8 +132,8 @@ func TestGrid(t *testing.T) {
 	var b bytes.Buffer
 	g.Matrix(&b, "Setting")
 	want := "| Setting | x | y |\n| --- | --- | --- |\n" +
-		"| A | **60.00 ± 10.00** | **80.00 ± 0.00** |\n" +
-		"| B | **40.00 ± 0.00** (1 of 3 diverged) | **20.00 ± 10.00** |\n"
+		"| A | 60.00 ± 10.00 | 80.00 ± 0.00 |\n" +
+		"| B | 40.00 ± 0.00 (1 of 3 diverged) | 20.00 ± 10.00 |\n"
 	if b.String() != want {
 		t.Errorf("Matrix:\n%s\nwant\n%s", b.String(), want)
 	}
@@ -143,7 +143,7 @@ func TestGrid(t *testing.T) {
 	}
 	b.Reset()
 	g.GroupTables(&b, "Method", true)
-	for _, w := range []string{"**A**", "| Random Initialization | 20.00 ± 10.00 |  | 0 | 3 |", "| y | **80.00 ± 0.00** | 30.00 ± 0.00 | 2 | 3 |"} {
+	for _, w := range []string{"**A**", "| Random Initialization | 20.00 ± 10.00 |  | 0 | 3 |", "| y | 80.00 ± 0.00 | 30.00 ± 0.00 | 2 | 3 |"} {
 		if !strings.Contains(b.String(), w) {
 			t.Errorf("GroupTables lacks %q:\n%s", w, b.String())
 		}

@@ -54,8 +54,8 @@ func TestBest(t *testing.T) {
 			t.Fatalf("Best = %v, want %v", got, want)
 		}
 	}
-	if b := Best([]float64{math.NaN()}, 2); b[0] {
-		t.Error("NaN chosen")
+	if b := Best([]float64{math.NaN(), 0.5, 0.7}, 2); b[0] || b[1] || b[2] {
+		t.Errorf("two values of which both are best: %v", b)
 	}
 }
 

@@ -39,7 +39,9 @@ func (t *Table) Write(w io.Writer) {
 }
 
 // Best returns which of values are among the k largest (NaN never is),
-// the cells the thesis prints in bold ("the two best results").
+// the cells the thesis prints in bold ("the two best results"). When no
+// more than k values are present none is marked: there is nothing to
+// single out.
 func Best(values []float64, k int) []bool {
 	idx := make([]int, 0, len(values))
 	for i, v := range values {
@@ -47,9 +49,12 @@ func Best(values []float64, k int) []bool {
 			idx = append(idx, i)
 		}
 	}
-	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(values[b], values[a]) })
 	out := make([]bool, len(values))
-	for _, i := range idx[:min(k, len(idx))] {
+	if len(idx) <= k {
+		return out
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(values[b], values[a]) })
+	for _, i := range idx[:k] {
 		out[i] = true
 	}
 	return out
