@@ -25,8 +25,8 @@
 //	go run ./examples/ablation -study batch [flags]
 //	go run ./examples/ablation -study all
 //
-// The defaults are scaled down to run each study in a few minutes on two
-// CPU cores: narrow backbones (EfficientNet-B0 ×0.25, ResNet-18/34 at
+// The defaults are scaled down to run each study in 2 to 10 minutes on
+// two shared CPU cores (measured: examples/README.md): narrow backbones (EfficientNet-B0 ×0.25, ResNet-18/34 at
 // width 16), heads of width 256, 400 training and 200 test images of the
 // embedded synthetic set, 3 epochs of batch 64, seeds 7 and 41. They
 // exercise the study, not the thesis' findings. -list prints every
