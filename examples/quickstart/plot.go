@@ -1,0 +1,29 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/disiam/disiam/backbone"
+	"github.com/disiam/disiam/examples/internal/report"
+	"github.com/disiam/disiam/ssl"
+)
+
+// plotKNN writes the kNN top-1 accuracy after every epoch (epoch 0: the
+// random initialization) with the random-initialization level and chance
+// as horizontal references.
+func plotKNN(path string, h *ssl.History, m ssl.Method, c config, classes int) error {
+	curve := report.Band{Label: fmt.Sprintf("%s, online encoder", methodTitle(m.Name()))}
+	for _, e := range h.Evaluations {
+		curve.X = append(curve.X, float64(e.Epoch))
+		curve.Mean = append(curve.Mean, e.Top1)
+		curve.CI = append(curve.CI, 0)
+	}
+	init, _ := h.Initial()
+	last := float64(h.Evaluations[len(h.Evaluations)-1].Epoch)
+	base := report.Band{Label: "random initialization", X: []float64{0, last}, Mean: []float64{init.Top1, init.Top1}, CI: []float64{0, 0}}
+	return report.Curves(path, report.Figure{
+		Title:  fmt.Sprintf("quickstart: %s on %s, %s, seed %d", methodTitle(m.Name()), c.data, backbone.Title(m.Encoder().Name()), c.seed),
+		XLabel: "epoch",
+		Chance: 1 / float64(classes),
+	}, []report.Band{curve, base})
+}
