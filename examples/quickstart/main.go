@@ -212,8 +212,8 @@ func quickstart(ctx context.Context, c config, w io.Writer) (*result, error) {
 	fmt.Fprintf(w, "data: %s, %d training images (also the kNN bank) and %d test queries of %dx%dx%d, %d classes; %d CPUs\n",
 		c.data, train.Len(), test.Len(), img.C, img.H, img.W, train.Classes(), runtime.GOMAXPROCS(0))
 	if c.views == viewsShapes {
-		fmt.Fprintln(w, "views: the shapes' outlines (grayscale minus blur: the synthetic set's color gradients would let",
-			"\n       the method match views by color instead of shape), crops, flips, jitter, inversion, 90° rotations")
+		fmt.Fprint(w, "views: the shapes' outlines (grayscale minus blur: the synthetic set's color gradients would let\n",
+			"       the method match views by color instead of shape), crops, flips, jitter, inversion, 90° rotations\n")
 	}
 	fmt.Fprintf(w, "kNN top-1 (k=200, τ=0.1) of the online encoder's features: at the random initialization and after every epoch\n\n")
 

@@ -21,8 +21,12 @@ func plotKNN(path string, h *ssl.History, m ssl.Method, c config, classes int) e
 	init, _ := h.Initial()
 	last := float64(h.Evaluations[len(h.Evaluations)-1].Epoch)
 	base := report.Band{Label: "random initialization", X: []float64{0, last}, Mean: []float64{init.Top1, init.Top1}, CI: []float64{0, 0}}
+	views := ""
+	if c.views == viewsShapes {
+		views = " (outlines)"
+	}
 	return report.Curves(path, report.Figure{
-		Title:  fmt.Sprintf("quickstart: %s on %s, %s, seed %d", methodTitle(m.Name()), c.data, backbone.Title(m.Encoder().Name()), c.seed),
+		Title:  fmt.Sprintf("quickstart: %s on %s%s, %s, seed %d", methodTitle(m.Name()), c.data, views, backbone.Title(m.Encoder().Name()), c.seed),
 		XLabel: "epoch",
 		Chance: 1 / float64(classes),
 	}, []report.Band{curve, base})
