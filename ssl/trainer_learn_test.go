@@ -84,13 +84,19 @@ func TestLearning(t *testing.T) {
 }
 
 // TestLearningLong is the learning test with the thesis' networks and
-// heads, gated behind DISIAM_LONG=1 (tens of minutes on two cores):
+// heads, gated behind DISIAM_LONG=1 (minutes per method on two cores):
 // ResNet-18 online (EfficientNet-B0 with DISIAM_ONLINE=efficientnet_b0),
 // ResNet-18 assistant (DISIAM_ASSISTANT), 2048 training and 500 test
 // images of Fashion-MNIST (DISIAM_DATA=synthetic for the synthetic set),
-// EPOCHS epochs (5), base learning rate LR (0.3; SimCLR LR_SIMCLR, default
-// its own 0.075), methods DISIAM_METHODS (all). It requires the same
-// gain as TestLearning on Fashion-MNIST and logs the numbers.
+// EPOCHS epochs (6), base learning rate LR (0.03, thesis Section 4.3;
+// SimCLR LR_SIMCLR, default its own 0.075), methods DISIAM_METHODS (all).
+// It requires the gain of TestLearning on Fashion-MNIST, where a random
+// ResNet-18 is already a strong baseline (64.2% kNN top-1). Measured on the
+// shared 2-core machine (-tags openblas, 6 epochs = 192 steps): SimSiam
+// 64.2% -> 69.0% (passes), DiSiam 64.2% -> 66.0% (fails the 4-point gain);
+// with LR=0.3: DiSiam 68.4% after epoch 1 then falling, SimSiam 65.2%,
+// SimCLR (LARS, 0.075) 63.4%. Full-size networks need longer runs than
+// this test's default to beat that baseline clearly.
 func TestLearningLong(t *testing.T) {
 	if os.Getenv("DISIAM_LONG") != "1" {
 		t.Skip("set DISIAM_LONG=1 to run the learning test with full-size networks")
@@ -136,12 +142,12 @@ func TestLearningLong(t *testing.T) {
 			case "disiam+":
 				m = ssl.NewDiSiamPlus(online, mustBackbone(anet, 2), 4, 1)
 			}
-			lr := envFloat("LR", 0.3)
+			lr := envFloat("LR", 0.03)
 			if mname == "simclr" {
 				lr = envFloat("LR_SIMCLR", 0) // LARS: SimCLR's own 0.075·sqrt(batch)
 			}
 			tr := &ssl.Trainer{
-				Stages: []ssl.Stage{{Method: m, Epochs: envInt("EPOCHS", 5), BaseLR: lr}},
+				Stages: []ssl.Stage{{Method: m, Epochs: envInt("EPOCHS", 6), BaseLR: lr}},
 				Data:   train, Norm: norm, Batch: 64, Seed: 3,
 				Evaluator: &knn.Evaluator{Train: train, Test: test, Mean: norm.Mean, Std: norm.Std},
 				EvalEvery: 1, EvalAtStart: true,
