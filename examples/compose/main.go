@@ -6,13 +6,14 @@
 //
 // Usage:
 //
-//	go run ./examples/compose                       # 1 epoch of 512 synthetic images, a few minutes
+//	go run ./examples/compose                       # 1 epoch of 512 synthetic images, under a minute
 //	go run ./examples/compose -data cifar10:/data/cifar-10-batches-bin -train 0 -test 0 -epochs 800 -batch 512
 //
-// Full-size networks and heads are slow on a CPU (DiSiam with these two
-// networks trains at about 5 to 15 images per second on two cores); the
-// quickstart (go run ./examples/quickstart) uses narrow networks to show
-// learning in minutes. TestReadmeSnippet keeps README.md's snippet equal to
+// Full-size networks and heads are slow on a CPU: DiSiam with these two
+// networks trains at 20 to 40 images per second on two cores, depending
+// on the load (bench/ssl.md). The quickstart (go run
+// ./examples/quickstart) uses narrow networks to show learning in
+// minutes. TestReadmeSnippet keeps README.md's snippet equal to
 // the body of trainDiSiam below.
 package main
 
