@@ -355,3 +355,29 @@ func (Grayscale3) Apply(img Image, _ *rand.Rand, ws *Workspace) Image {
 	ToGrayscale(out, img)
 	return out
 }
+
+// Invert writes 1 - src into dst (torchvision's F.invert on [0, 1]
+// images); dst may be src.
+func Invert(dst, src Image) {
+	checkColor("Invert", dst, src)
+	for i, v := range src.Pix {
+		dst.Pix[i] = 1 - v
+	}
+}
+
+// RandomInvert inverts the image with probability P, as torchvision's
+// RandomInvert (when a uniform draw is < p).
+type RandomInvert struct {
+	P float64 // zero means torchvision's default 0.5
+}
+
+// Apply implements Transform.
+func (t RandomInvert) Apply(img Image, rng *rand.Rand, _ *Workspace) Image {
+	if rng.Float64() < prob(t.P, 0.5) {
+		Invert(img, img)
+	}
+	return img
+}
+
+// Validate implements Validator.
+func (t RandomInvert) Validate() error { return checkProb("RandomInvert", t.P) }

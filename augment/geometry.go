@@ -418,3 +418,53 @@ func (c CenterCrop) Validate() error {
 	}
 	return nil
 }
+
+// Rot90 writes src rotated counterclockwise by k quarter turns (k taken
+// modulo 4, negative k turning clockwise) into dst, as torch.rot90(x, k,
+// dims=(1, 2)) on a CHW image: for one turn dst[y][x] = src[x][n-1-y].
+// Both images are square and of the same size; dst must not share src's
+// pixels unless k is a multiple of 4.
+func Rot90(dst, src Image, k int) {
+	checkSame("Rot90", dst, src)
+	if src.H != src.W {
+		panic(fmt.Sprintf("augment: Rot90: %dx%d image is not square", src.H, src.W))
+	}
+	n := src.H
+	for c := range src.C {
+		s, d := src.Pix[c*n*n:(c+1)*n*n], dst.Pix[c*n*n:(c+1)*n*n]
+		for y := range n {
+			for x := range n {
+				var sy, sx int
+				switch k & 3 {
+				case 0:
+					sy, sx = y, x
+				case 1:
+					sy, sx = x, n-1-y
+				case 2:
+					sy, sx = n-1-y, n-1-x
+				case 3:
+					sy, sx = n-1-x, y
+				}
+				d[y*n+x] = s[sy*n+sx]
+			}
+		}
+	}
+}
+
+// RandomRot90 rotates a square image counterclockwise by 0, 90, 180 or
+// 270 degrees, each with probability 1/4 (a uniformly drawn k of
+// torch.rot90). Non-square images pass through unchanged: a quarter turn
+// would change their shape. It suits data without a canonical
+// orientation (aerial views, the synthetic shapes), not street scenes.
+type RandomRot90 struct{}
+
+// Apply implements Transform.
+func (RandomRot90) Apply(img Image, rng *rand.Rand, ws *Workspace) Image {
+	k := rng.IntN(4)
+	if k == 0 || img.H != img.W {
+		return img
+	}
+	out := Image{C: img.C, H: img.H, W: img.W, Pix: ws.Buffer(len(img.Pix), img.Pix, nil)}
+	Rot90(out, img, k)
+	return out
+}

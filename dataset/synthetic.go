@@ -1,6 +1,7 @@
 package dataset
 
 import (
+	"os"
 	"math"
 	"math/rand/v2"
 
@@ -75,41 +76,40 @@ func randColor(rng *rand.Rand) [3]float64 {
 	return [3]float64{rng.Float64(), rng.Float64(), rng.Float64()}
 }
 
+// Background gray level of the synthetic images and the least luminance
+// contrast a shape keeps against it.
+const (
+	syntheticGray     = 0.5
+	syntheticContrast = 0.25
+)
+
 // drawSynthetic renders one image of class label into dst (CHW bytes).
 func drawSynthetic(dst []uint8, side, label int, rng *rand.Rand) {
 	fg := randColor(rng)
-	var bg1, bg2 [3]float64
-	ok := false
-	for range 64 {
-		bg1, bg2 = randColor(rng), randColor(rng)
-		lf := lum(fg)
-		if math.Abs(lf-lum(bg1)) >= 0.25 && math.Abs(lf-lum(bg2)) >= 0.25 {
-			ok = true
+	for tries := 0; math.Abs(lum(fg)-syntheticGray) < syntheticContrast; tries++ {
+		if tries == 64 {
+			// Push the shape's luminance away from the background's.
+			bright := lum(fg) > syntheticGray
+			for c := range fg {
+				if bright {
+					fg[c] = 0.8 + 0.2*fg[c]
+				} else {
+					fg[c] *= 0.2
+				}
+			}
 			break
 		}
+		fg = randColor(rng)
 	}
-	if !ok {
-		// Push the shape's luminance away from the background's.
-		lb := (lum(bg1) + lum(bg2)) / 2
+	if os.Getenv("DISIAM_SYN") == "gray" {
+		g := 0.25 * rng.Float64()
+		if rng.IntN(2) == 1 {
+			g = 1 - g
+		}
 		for c := range fg {
-			if lb > 0.5 {
-				fg[c] *= 0.2
-			} else {
-				fg[c] = 0.8 + 0.2*fg[c]
-			}
-		}
-		for c := range bg1 {
-			if lb > 0.5 {
-				bg1[c] = 0.6 + 0.4*bg1[c]
-				bg2[c] = 0.6 + 0.4*bg2[c]
-			} else {
-				bg1[c] *= 0.4
-				bg2[c] *= 0.4
-			}
+			fg[c] = min(max(g+0.2*(rng.Float64()-0.5), 0), 1)
 		}
 	}
-	theta := 2 * math.Pi * rng.Float64()
-	dx, dy := math.Cos(theta), math.Sin(theta)
 	fs := float64(side)
 	r := (0.25 + 0.2*rng.Float64()) * fs
 	cx := r + (fs-2*r)*rng.Float64()
@@ -117,15 +117,11 @@ func drawSynthetic(dst []uint8, side, label int, rng *rand.Rand) {
 	plane := side * side
 	for y := range side {
 		for x := range side {
-			u := (float64(x)+0.5)/fs - 0.5
-			v := (float64(y)+0.5)/fs - 0.5
-			t := min(max(0.5+u*dx+v*dy, 0), 1)
 			noise := 0.06 * (rng.Float64() - 0.5)
 			d := shapeSDF(label, (float64(x)+0.5-cx)/r, (float64(y)+0.5-cy)/r) * r
 			a := min(max(0.5-d, 0), 1)
 			for c := range 3 {
-				b := bg1[c] + (bg2[c]-bg1[c])*t + noise
-				val := a*fg[c] + (1-a)*b
+				val := a*fg[c] + (1-a)*(syntheticGray+noise)
 				dst[c*plane+y*side+x] = uint8(min(max(math.Round(val*255), 0), 255))
 			}
 		}

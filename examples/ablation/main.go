@@ -211,6 +211,7 @@ func runStudy(ctx context.Context, s study, o *options, stdout io.Writer) error 
 	if err != nil {
 		return err
 	}
+	data = o.Prepare(data)
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return err
 	}
@@ -242,7 +243,7 @@ func runStudy(ctx context.Context, s study, o *options, stdout io.Writer) error 
 // header writes the title and settings of a study's results.md.
 func header(w io.Writer, s study, o *options, data experiment.Data) {
 	fmt.Fprintf(w, "# Ablation: %s (thesis Section %s)\n\n", s.title, s.section)
-	lr := "the method's default (0.03, SimCLR 0.075)"
+	lr := "the method's default (0.03, SimCLR 0.075; lars 0.075)"
 	if o.LR != 0 {
 		lr = fmt.Sprint(o.LR)
 	}
@@ -250,8 +251,8 @@ func header(w io.Writer, s study, o *options, data experiment.Data) {
 	if o.HeadDim != 0 {
 		head = fmt.Sprint(o.HeadDim)
 	}
-	fmt.Fprintf(w, "Data `%s`: %s. Online backbone(s) %s, assistant %s (unless varied), %d epochs, batch %d (unless varied), base learning rate %s (unless varied), head width %s, kNN k = %d, seeds %v.\n\n",
-		o.Data, data.Describe(), titles(o.Backbones), backbone.Title(o.Assistant), o.Epochs, o.Batch, lr, head, o.K, o.Seeds)
+	fmt.Fprintf(w, "Data `%s`: %s. Online backbone(s) %s, assistant %s (unless varied), %d epochs, batch %d (unless varied), base learning rate %s (unless varied), head width %s, kNN k = %d, seeds %v. %s\n\n",
+		o.Data, data.Describe(), titles(o.Backbones), backbone.Title(o.Assistant), o.Epochs, o.Batch, lr, head, o.K, o.Seeds, o.Describe())
 }
 
 func titles(names []string) string {

@@ -84,6 +84,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	data = f.Prepare(data)
 	fmt.Fprintf(stdout, "compare: %s: %s; assistant %s; %d epochs, batch %d; seeds %v\n",
 		f.Data, data.Describe(), f.Assistant, f.Epochs, f.Batch, f.Seeds)
 	sw := &experiment.Sweep{Flags: f, Data: data, Jobs: f.MethodJobs(), Config: f, Log: stdout}
@@ -93,8 +94,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Method comparison (thesis Section 5.2, Table 5.4)\n\n")
-	fmt.Fprintf(&b, "Data `%s`: %s. Assistant of DiSiam/DiSiam+: %s. %d epochs, batch %d, base learning rate %s, head width %s, kNN k = %d, seeds %v.\n\n",
-		f.Data, data.Describe(), backbone.Title(f.Assistant), f.Epochs, f.Batch, lrText(f.LR), headText(f.HeadDim), f.K, f.Seeds)
+	fmt.Fprintf(&b, "Data `%s`: %s. Assistant of DiSiam/DiSiam+: %s. %d epochs, batch %d, base learning rate %s, head width %s, kNN k = %d, seeds %v. %s\n\n",
+		f.Data, data.Describe(), backbone.Title(f.Assistant), f.Epochs, f.Batch, lrText(f.LR), headText(f.HeadDim), f.K, f.Seeds, f.Describe())
 	plots, err := experiment.MethodsReport(&b, f.Out, experiment.NewGrid(results),
 		experiment.MethodsFigure{Title: "Max kNN top-1, " + f.Data, Chance: experiment.Chance(data.Query.Classes())}, f.NoPlots)
 	if err != nil {

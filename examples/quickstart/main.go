@@ -68,13 +68,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/disiam/disiam/augment"
 	"github.com/disiam/disiam/backbone"
 	"github.com/disiam/disiam/dataset"
 	"github.com/disiam/disiam/examples/internal/runner"
 	"github.com/disiam/disiam/knn"
 	"github.com/disiam/disiam/nn"
-	"github.com/disiam/disiam/optim"
 	"github.com/disiam/disiam/safetensors"
 	"github.com/disiam/disiam/ssl"
 )
@@ -95,9 +93,7 @@ type config struct {
 
 // Optimizers and view sets of the flags.
 const (
-	optLARS, optSGD         = "lars", "sgd"
-	viewsAuto, viewsShapes  = "auto", "shapes"
-	viewsMethod             = "method"
+	optLARS, optSGD         = runner.OptimizerLARS, runner.OptimizerSGD
 	larsBaseLR, sgdBaseLR   = 0.075, 0.06 // SimCLR's LARS base; thesis Section 5.3.2's DiSiam base
 	defaultOut, plotFile    = "quickstart-out", "knn.png"
 	metricsFile, encoderOut = "metrics.csv", ssl.EncoderFile
@@ -120,7 +116,7 @@ func flags(args []string, stderr io.Writer) (config, error) {
 	fs.Float64Var(&c.lr, "lr", 0, fmt.Sprintf("base learning rate (0: %g for lars, %g for sgd)", larsBaseLR, sgdBaseLR))
 	fs.IntVar(&c.warmup, "warmup", 3, "epochs of linear learning-rate warmup before the cosine decay")
 	fs.IntVar(&c.hd, "head-dim", 512, "width of the SimSiam projectors and predictors (predictor bottleneck head-dim/4) and of SimCLR's hidden layer; 0: the papers' 2048")
-	fs.StringVar(&c.views, "views", viewsAuto, "augmentations: shapes (grayscale high-pass images; crops, flips, jitter, inversion, 90° rotations), method (the method's usual views on the images as they are), auto (shapes for the synthetic set, method otherwise)")
+	fs.StringVar(&c.views, "views", runner.AugmentAuto, "augmentations: shapes (grayscale high-pass images; crops, flips, jitter, inversion, 90° rotations), method (the method's usual views on the images as they are), auto (shapes for the synthetic set, method otherwise)")
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of the weights and the augmentations")
 	fs.StringVar(&c.out, "out", defaultOut, "output directory: "+encoderOut+", "+plotFile+", "+metricsFile)
 	fs.IntVar(&c.workers, "workers", 0, "data-loading goroutines (0: GOMAXPROCS); the results do not depend on it")
@@ -137,28 +133,19 @@ func flags(args []string, stderr io.Writer) (config, error) {
 		return c, fmt.Errorf("-lr %v, -warmup %d, -head-dim %d: need all >= 0", c.lr, c.warmup, c.hd)
 	case c.optimizer != optLARS && c.optimizer != optSGD:
 		return c, fmt.Errorf("-optimizer %q: lars or sgd", c.optimizer)
-	case c.views != viewsAuto && c.views != viewsShapes && c.views != viewsMethod:
+	}
+	views, ok := runner.ResolveAugment(c.views, c.data)
+	if !ok {
 		return c, fmt.Errorf("-views %q: auto, shapes or method", c.views)
 	}
+	c.views = views
 	if c.lr == 0 {
 		c.lr = larsBaseLR
 		if c.optimizer == optSGD {
 			c.lr = sgdBaseLR
 		}
 	}
-	if c.views == viewsAuto {
-		c.views = viewsMethod
-		if isSynthetic(c.data) {
-			c.views = viewsShapes
-		}
-	}
 	return c, nil
-}
-
-// isSynthetic reports whether a dataset spec names the synthetic set.
-func isSynthetic(spec string) bool {
-	name, _, _ := strings.Cut(spec, ",")
-	return name == "synthetic"
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -189,8 +176,8 @@ func quickstart(ctx context.Context, c config, w io.Writer) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.views == viewsShapes {
-		train, test = outlines{train}, outlines{test}
+	if c.views == runner.AugmentShapes {
+		train, test = runner.Outlines{Dataset: train}, runner.Outlines{Dataset: test}
 	}
 	norm := runner.ChannelStats(train)
 
@@ -204,15 +191,15 @@ func quickstart(ctx context.Context, c config, w io.Writer) (*result, error) {
 		return nil, fmt.Errorf("%d training images make no batch of %d", train.Len(), c.batch)
 	}
 	stage := ssl.Stage{Method: m, Epochs: c.epochs, Recipe: recipe(c, steps)}
-	if c.views == viewsShapes {
-		stage.Views = shapeViews(m.Views(), train.Image(0).H, norm)
+	if c.views == runner.AugmentShapes {
+		stage.Views = runner.ShapeViews(m.Views(), train.Image(0).H, norm)
 	}
 
 	img := train.Image(0)
 	fmt.Fprintf(w, "disiam quickstart: %s\n", describe(m, c))
 	fmt.Fprintf(w, "data: %s, %d training images (also the kNN bank) and %d test queries of %dx%dx%d, %d classes; %d CPUs\n",
 		c.data, train.Len(), test.Len(), img.C, img.H, img.W, train.Classes(), runtime.GOMAXPROCS(0))
-	if c.views == viewsShapes {
+	if c.views == runner.AugmentShapes {
 		fmt.Fprint(w, "views: the shapes' outlines (grayscale minus blur: the synthetic set's color gradients would let\n",
 			"       the method match views by color instead of shape), crops, flips, jitter, inversion, 90° rotations\n")
 	}
@@ -266,27 +253,14 @@ func quickstart(ctx context.Context, c config, w io.Writer) (*result, error) {
 	return res, nil
 }
 
-// recipe returns the stage's optimization: LARS (optim.SimCLRLARS) or the
-// thesis' SGD (optim.SimSiamSGD), each with -warmup epochs of linear
+// recipe returns the stage's optimization: LARS (runner.LARSRecipe) or
+// the thesis' SGD (runner.SGDRecipe), each with -warmup epochs of linear
 // warmup and cosine decay to zero, changing once per epoch.
 func recipe(c config, steps int) *ssl.Recipe {
-	warm := min(c.warmup, c.epochs-1)
 	if c.optimizer == optSGD {
-		return &ssl.Recipe{
-			NewOptimizer: func(ps []*nn.Param) optim.Optimizer { return optim.NewSGD(ps, optim.SimSiamSGD) },
-			Schedule: optim.PerEpoch{
-				Schedule:      optim.WarmupCosine{Base: optim.LinearScaledLR(c.lr, c.batch), Warmup: warm, Steps: c.epochs},
-				StepsPerEpoch: steps,
-			},
-		}
+		return runner.SGDRecipe(c.lr, c.batch, c.epochs, c.warmup, steps)
 	}
-	return &ssl.Recipe{
-		NewOptimizer: func(ps []*nn.Param) optim.Optimizer { return optim.NewLARS(ps, optim.SimCLRLARS) },
-		Schedule: optim.PerEpoch{
-			Schedule:      optim.WarmupCosine{Base: optim.SqrtScaledLR(c.lr, c.batch), Warmup: warm, Steps: c.epochs},
-			StepsPerEpoch: steps,
-		},
-	}
+	return runner.LARSRecipe(c.lr, c.batch, c.epochs, c.warmup, steps)
 }
 
 // describe says what a run trains, in one line.
@@ -341,22 +315,4 @@ func methodTitle(name string) string {
 		return "SoftChain"
 	}
 	return name
-}
-
-// shapeViews returns m views of the shape outlines: SimSiam's crop (scale
-// 0.2 to 1) and flip, brightness and contrast jitter (0.4, probability
-// 0.8), inversion (probability 0.5) and a rotation by a random multiple of
-// 90°, then norm. Inversion makes the outline's polarity (shape brighter or
-// darker than the background) useless for telling images apart, rotation
-// the direction of what gradient is left; neither changes the class of a
-// synthetic image.
-func shapeViews(m, size int, norm augment.Normalize) augment.Views {
-	return augment.MultiView(m, augment.Compose{
-		augment.RandomResizedCrop{Size: size, Scale: [2]float64{0.2, 1}},
-		augment.RandomApply{P: 0.8, Transform: augment.ColorJitter{Brightness: 0.4, Contrast: 0.4}},
-		randomInvert{P: 0.5},
-		augment.RandomHorizontalFlip{P: 0.5},
-		randomRot90{},
-		norm,
-	})
 }

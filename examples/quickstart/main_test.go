@@ -5,16 +5,13 @@ import (
 	"context"
 	"encoding/csv"
 	"image/png"
-	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/disiam/disiam/augment"
 	"github.com/disiam/disiam/backbone"
-	"github.com/disiam/disiam/dataset"
+	"github.com/disiam/disiam/examples/internal/runner"
 	"github.com/disiam/disiam/safetensors"
 )
 
@@ -115,13 +112,13 @@ func TestFlags(t *testing.T) {
 		bad   bool
 	}{
 		{args: nil, check: func(c config) bool {
-			return c.views == viewsShapes && c.optimizer == optLARS && c.lr == larsBaseLR && c.method == "disiam" && c.out == defaultOut
+			return c.views == runner.AugmentShapes && c.optimizer == optLARS && c.lr == larsBaseLR && c.method == "disiam" && c.out == defaultOut
 		}},
 		{args: []string{"-optimizer", "sgd"}, check: func(c config) bool { return c.lr == sgdBaseLR }},
 		{args: []string{"-optimizer", "sgd", "-lr", "0.03"}, check: func(c config) bool { return c.lr == 0.03 }},
-		{args: []string{"-data", "fashion-mnist"}, check: func(c config) bool { return c.views == viewsMethod }},
-		{args: []string{"-data", "synthetic,size=48"}, check: func(c config) bool { return c.views == viewsShapes }},
-		{args: []string{"-data", "cifar10:/x", "-views", "shapes"}, check: func(c config) bool { return c.views == viewsShapes }},
+		{args: []string{"-data", "fashion-mnist"}, check: func(c config) bool { return c.views == runner.AugmentMethod }},
+		{args: []string{"-data", "synthetic,size=48"}, check: func(c config) bool { return c.views == runner.AugmentShapes }},
+		{args: []string{"-data", "cifar10:/x", "-views", "shapes"}, check: func(c config) bool { return c.views == runner.AugmentShapes }},
 		{args: []string{"-optimizer", "adam"}, bad: true},
 		{args: []string{"-views", "strong"}, bad: true},
 		{args: []string{"-epochs", "0"}, bad: true},
@@ -158,98 +155,4 @@ func TestQuickstartErrors(t *testing.T) {
 			t.Errorf("%s: no error", name)
 		}
 	}
-}
-
-// TestOutlines checks the high-pass view of the images: a linear gradient
-// (the synthetic backgrounds) becomes flat gray away from the border, an
-// edge keeps its contrast, and every channel holds the same gray.
-func TestOutlines(t *testing.T) {
-	const n = 32
-	grad := &dataset.U8Set{C: 3, H: n, W: n, Pix: make([]uint8, 2*3*n*n), Labels: []int32{0, 1}, NumClasses: 2}
-	for c := range 3 {
-		for y := range n {
-			for x := range n {
-				grad.Pix[(c*n+y)*n+x] = uint8(60 + 4*x + c*10) // image 0: horizontal ramp
-				v := uint8(40)
-				if x >= n/2 {
-					v = 220
-				}
-				grad.Pix[3*n*n+(c*n+y)*n+x] = v // image 1: a vertical edge
-			}
-		}
-	}
-	o := outlines{grad}
-	ramp, edge := o.Image(0), o.Image(1)
-	for y := 10; y < n-10; y++ {
-		for x := 10; x < n-10; x++ {
-			if v := ramp.Pix[y*n+x]; math.Abs(float64(v)-0.5) > 0.01 {
-				t.Fatalf("ramp at (%d, %d): %v, want 0.5", x, y, v)
-			}
-		}
-	}
-	if lo, hi := edge.Pix[16*n+n/2-1], edge.Pix[16*n+n/2]; !(lo < 0.3 && hi > 0.7) {
-		t.Errorf("edge: %v | %v, want dark | bright", lo, hi)
-	}
-	for c := 1; c < 3; c++ {
-		if !equal(edge.Pix[:n*n], edge.Pix[c*n*n:(c+1)*n*n]) {
-			t.Errorf("channel %d differs from channel 0", c)
-		}
-	}
-}
-
-func TestRot90(t *testing.T) {
-	const n = 3
-	src := augment.Image{C: 2, H: n, W: n, Pix: []float32{
-		1, 2, 3, 4, 5, 6, 7, 8, 9,
-		10, 20, 30, 40, 50, 60, 70, 80, 90,
-	}}
-	// torch.rot90(x, k, (1, 2)) of x = arange(1, 10).view(1, 3, 3).
-	want := map[int][]float32{
-		1: {3, 6, 9, 2, 5, 8, 1, 4, 7},
-		2: {9, 8, 7, 6, 5, 4, 3, 2, 1},
-		3: {7, 4, 1, 8, 5, 2, 9, 6, 3},
-	}
-	for k, w := range want {
-		dst := augment.NewImage(2, n, n)
-		rot90(dst, src, k)
-		if !equal(dst.Pix[:9], w) {
-			t.Errorf("k=%d: %v, want %v", k, dst.Pix[:9], w)
-		}
-		for i := range 9 {
-			if dst.Pix[9+i] != 10*w[i] {
-				t.Errorf("k=%d: second channel %v", k, dst.Pix[9:])
-				break
-			}
-		}
-	}
-	// The transform draws the four rotations about equally often and
-	// never changes the samples.
-	counts := map[float32]int{}
-	var ws augment.Workspace
-	rng := rand.New(rand.NewPCG(1, 2))
-	for range 4000 {
-		out := ws.Run(randomRot90{}, src, rng)
-		counts[out.Pix[0]]++
-	}
-	for _, corner := range []float32{1, 3, 9, 7} {
-		if c := counts[corner]; c < 850 || c > 1150 {
-			t.Errorf("corner %v after rotation %d times of 4000", corner, c)
-		}
-	}
-	inv := randomInvert{P: 1}.Apply(augment.Image{C: 1, H: 1, W: 2, Pix: []float32{0.25, 1}}, rng, &ws)
-	if !equal(inv.Pix, []float32{0.75, 0}) {
-		t.Errorf("inverted: %v", inv.Pix)
-	}
-}
-
-func equal(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/disiam/disiam/backbone"
 	"github.com/disiam/disiam/examples/internal/report"
+	"github.com/disiam/disiam/examples/internal/runner"
 	"github.com/disiam/disiam/ssl"
 )
 
@@ -22,7 +23,7 @@ func plotKNN(path string, h *ssl.History, m ssl.Method, c config, classes int) e
 	last := float64(h.Evaluations[len(h.Evaluations)-1].Epoch)
 	base := report.Band{Label: "random initialization", X: []float64{0, last}, Mean: []float64{init.Top1, init.Top1}, CI: []float64{0, 0}}
 	views := ""
-	if c.views == viewsShapes {
+	if c.views == runner.AugmentShapes {
 		views = " (outlines)"
 	}
 	return report.Curves(path, report.Figure{

@@ -96,6 +96,16 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	if o.Bank < 0 {
 		return nil, errors.New("-bank must be >= 0")
 	}
+	if o.Data == "" {
+		// The demo folders hold synthetic images: train them as -data
+		// synthetic would be.
+		if o.Augment == runner.AugmentAuto {
+			o.Augment = runner.AugmentShapes
+		}
+		if o.Optimizer == experiment.OptimizerAuto {
+			o.Optimizer = runner.OptimizerLARS
+		}
+	}
 	return &o, o.Check()
 }
 
@@ -134,6 +144,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	data = o.Prepare(data)
 	fmt.Fprintf(stdout, "transfer: pretrain on %s, evaluate on %s: %s; %d epochs, batch %d; seeds %v\n",
 		o.Data, o.Eval, data.Describe(), o.Epochs, o.Batch, o.Seeds)
 	sw := &experiment.Sweep{Flags: o.Flags, Data: data, Jobs: o.MethodJobs(), Config: o, Log: stdout}
@@ -146,8 +157,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.Demo {
 		fmt.Fprintf(&b, "Demonstration on generated folders (the synthetic set from two seeds), not COCO and ImageNet.\n\n")
 	}
-	fmt.Fprintf(&b, "Pretraining `%s`, evaluation `%s`: %s. Assistant of DiSiam/DiSiam+: %s. %d epochs, batch %d, head width %d (0: 2048), kNN k = %d, seeds %v.\n\n",
-		o.Data, o.Eval, data.Describe(), backbone.Title(o.Assistant), o.Epochs, o.Batch, o.HeadDim, o.K, o.Seeds)
+	fmt.Fprintf(&b, "Pretraining `%s`, evaluation `%s`: %s. Assistant of DiSiam/DiSiam+: %s. %d epochs, batch %d, head width %d (0: 2048), kNN k = %d, seeds %v. %s\n\n",
+		o.Data, o.Eval, data.Describe(), backbone.Title(o.Assistant), o.Epochs, o.Batch, o.HeadDim, o.K, o.Seeds, o.Describe())
 	plots, err := experiment.MethodsReport(&b, o.Out, experiment.NewGrid(results),
 		experiment.MethodsFigure{Title: "Max kNN top-1 after transfer", Chance: experiment.Chance(data.Query.Classes())}, o.NoPlots)
 	if err != nil {

@@ -55,6 +55,9 @@ func TestFlags(t *testing.T) {
 		{name: "accumulate", args: []string{"-accumulate", "3"}, err: "-accumulate"},
 		{name: "knn", args: []string{"-knn-k", "0"}, err: "-knn-k"},
 		{name: "no out", args: []string{"-out", ""}, err: "-out"},
+		{name: "augment", args: []string{"-augment", "outline"}, err: "-augment"},
+		{name: "optimizer", args: []string{"-optimizer", "adam"}, err: "-optimizer"},
+		{name: "warmup", args: []string{"-warmup", "-1"}, err: "-warmup"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -79,6 +82,34 @@ func TestFlags(t *testing.T) {
 				t.Errorf("error %v, want one containing %q", err, tc.err)
 			}
 		})
+	}
+}
+
+// TestFlagsResolve checks how -augment and -optimizer auto resolve.
+func TestFlagsResolve(t *testing.T) {
+	tests := []struct {
+		data, augment, optimizer string
+		wantAug, wantOpt         string
+	}{
+		{"synthetic", "auto", "auto", runner.AugmentShapes, runner.OptimizerLARS},
+		{"cifar10:/data", "auto", "auto", runner.AugmentMethod, runner.OptimizerThesis},
+		{"synthetic", "method", "thesis", runner.AugmentMethod, runner.OptimizerThesis},
+		{"fashion-mnist", "shapes", "sgd", runner.AugmentShapes, runner.OptimizerSGD},
+	}
+	for _, tc := range tests {
+		f := Defaults()
+		f.Data, f.Epochs, f.Batch, f.Out = tc.data, 1, 16, "x"
+		f.Backbones, f.Assistant, f.Methods = []string{"resnet18-w8"}, "resnet18-w8", []string{"simsiam"}
+		f.Augment, f.Optimizer = tc.augment, tc.optimizer
+		if err := f.Check(); err != nil {
+			t.Fatal(err)
+		}
+		if f.Augment != tc.wantAug || f.Optimizer != tc.wantOpt {
+			t.Errorf("%s, %s, %s: resolved %s, %s; want %s, %s", tc.data, tc.augment, tc.optimizer, f.Augment, f.Optimizer, tc.wantAug, tc.wantOpt)
+		}
+		if d := f.Describe(); !strings.Contains(d, map[string]string{runner.OptimizerLARS: "LARS", runner.OptimizerSGD: "SGD", runner.OptimizerThesis: "thesis"}[f.Optimizer]) {
+			t.Errorf("Describe() = %q", d)
+		}
 	}
 }
 
@@ -226,6 +257,44 @@ func TestSweepReproducible(t *testing.T) {
 	}
 	if a.Params <= 0 || a.Seconds <= 0 {
 		t.Errorf("params %d, seconds %v", a.Params, a.Seconds)
+	}
+}
+
+// TestSweepShapesLARS checks that -augment shapes and -optimizer lars
+// reach the runs: the same job trains differently under each setting, and
+// the outlined data is gray.
+func TestSweepShapesLARS(t *testing.T) {
+	data, err := OpenData("synthetic", 40, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := Defaults()
+	f.Epochs, f.Batch, f.HeadDim, f.K, f.Seeds = 2, 20, 32, 10, []uint64{5}
+	f.Backbones, f.Methods, f.Assistant = []string{"resnet18-w4"}, []string{"simsiam"}, "resnet18-w4"
+	run := func(aug, opt string) Result {
+		g := f
+		g.Augment, g.Optimizer, g.Out = aug, opt, t.TempDir()
+		sw := &Sweep{Flags: g, Data: g.Prepare(data), Jobs: g.MethodJobs()}
+		res, err := sw.Run(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res[0]
+	}
+	thesis := run(runner.AugmentMethod, runner.OptimizerThesis)
+	lars := run(runner.AugmentMethod, runner.OptimizerLARS)
+	shapes := run(runner.AugmentShapes, runner.OptimizerLARS)
+	if reflect.DeepEqual(thesis.Curve[1:], lars.Curve[1:]) || reflect.DeepEqual(lars.Curve, shapes.Curve) {
+		t.Errorf("settings did not change the runs: %+v, %+v, %+v", thesis.Curve, lars.Curve, shapes.Curve)
+	}
+	img := f.Prepare(data).Train.Image(0)
+	if f.Augment = runner.AugmentShapes; !reflect.DeepEqual(img, data.Train.Image(0)) {
+		t.Error("Prepare changed the images under -augment auto")
+	}
+	img = f.Prepare(data).Train.Image(0)
+	n := img.H * img.W
+	if !reflect.DeepEqual(img.Pix[:n], img.Pix[n:2*n]) {
+		t.Error("outlined image is not gray")
 	}
 }
 

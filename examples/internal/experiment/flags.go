@@ -35,7 +35,16 @@ type Flags struct {
 	LR         float64 `json:"lr"`       // base learning rate; 0: the method's default
 	HeadDim    int     `json:"head_dim"` // runner.Networks.HeadDim; 0: the papers' 2048
 	Views      int     `json:"views"`    // DiSiam+ views; 0: 4
-	EvalEvery  int     `json:"eval_every"`
+	// Augment is the view set (runner.AugmentShapes or AugmentMethod;
+	// runner.AugmentAuto before Check resolves it).
+	Augment string `json:"augment"`
+	// Optimizer is runner.OptimizerThesis, OptimizerLARS or OptimizerSGD
+	// ("auto" before Check resolves it: lars on the synthetic set, the
+	// thesis' recipe otherwise).
+	Optimizer string `json:"optimizer"`
+	// Warmup is the warmup epochs of the lars and sgd recipes.
+	Warmup    int `json:"warmup"`
+	EvalEvery int `json:"eval_every"`
 	K          int     `json:"knn_k"`
 	Workers    int     `json:"workers"`
 	Out        string  `json:"out"`
@@ -59,6 +68,9 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.Float64Var(&f.LR, "lr", f.LR, "base learning rate before batch scaling (0: 0.03, SimCLR 0.075; thesis Section 4.3)")
 	fs.IntVar(&f.HeadDim, "head-dim", f.HeadDim, "width of the SimSiam-style heads and SimCLR's hidden layer (0: the papers' 2048)")
 	fs.IntVar(&f.Views, "views", f.Views, "views per image of DiSiam+ (0: 4)")
+	fs.StringVar(&f.Augment, "augment", f.Augment, "views: shapes (the images' outlines; crops, flips, jitter, inversion, 90° rotations), method (each method's own views), auto (shapes on the synthetic set, method otherwise)")
+	fs.StringVar(&f.Optimizer, "optimizer", f.Optimizer, "thesis (SGD, SimCLR with LARS; Section 4.3), lars (LARS for every method, base lr 0.075·sqrt(batch)), sgd (SGD for every method), auto (lars on the synthetic set, thesis otherwise)")
+	fs.IntVar(&f.Warmup, "warmup", f.Warmup, "warmup epochs of -optimizer lars and sgd")
 	fs.IntVar(&f.EvalEvery, "knn-every", f.EvalEvery, "measure the kNN accuracy every N epochs")
 	fs.IntVar(&f.K, "knn-k", f.K, "neighbours of the kNN classifier (the thesis: 200)")
 	fs.IntVar(&f.Workers, "workers", f.Workers, "data-loading goroutines (0: GOMAXPROCS); never changes results")
@@ -85,6 +97,23 @@ func (f *Flags) Check() error {
 		return errors.New("-lr, -head-dim and -views must be >= 0, -knn-every and -knn-k > 0")
 	case f.Out == "":
 		return errors.New("no -out folder")
+	case f.Warmup < 0:
+		return fmt.Errorf("-warmup %d", f.Warmup)
+	}
+	aug, ok := runner.ResolveAugment(f.Augment, f.Data)
+	if !ok {
+		return fmt.Errorf("-augment %q: auto, shapes or method", f.Augment)
+	}
+	f.Augment = aug
+	switch f.Optimizer {
+	case runner.OptimizerThesis, runner.OptimizerLARS, runner.OptimizerSGD:
+	case OptimizerAuto, "":
+		f.Optimizer = runner.OptimizerThesis
+		if runner.IsSynthetic(f.Data) {
+			f.Optimizer = runner.OptimizerLARS
+		}
+	default:
+		return fmt.Errorf("-optimizer %q: auto, thesis, lars or sgd", f.Optimizer)
 	}
 	for _, m := range f.Methods {
 		if !slices.Contains(runner.Methods, m) {
@@ -106,10 +135,41 @@ func CheckBackbone(name string) error {
 	return err
 }
 
+// OptimizerAuto is the default -optimizer: runner.OptimizerLARS on the
+// synthetic set, runner.OptimizerThesis otherwise.
+const OptimizerAuto = "auto"
+
 // Defaults returns the settings every experiment starts from: the thesis'
-// seeds and kNN rule, one kNN measurement per epoch.
+// seeds and kNN rule, one kNN measurement per epoch, automatic views and
+// optimizer, 2 warmup epochs for lars and sgd.
 func Defaults() Flags {
-	return Flags{Seeds: slices.Clone(ThesisSeeds), EvalEvery: 1, K: knn.DefaultK}
+	return Flags{Seeds: slices.Clone(ThesisSeeds), EvalEvery: 1, K: knn.DefaultK,
+		Augment: runner.AugmentAuto, Optimizer: OptimizerAuto, Warmup: 2}
+}
+
+// Describe says in a sentence how the runs are optimized and which views
+// they train on.
+func (f *Flags) Describe() string {
+	var s string
+	switch f.Optimizer {
+	case runner.OptimizerLARS:
+		s = fmt.Sprintf("Every method with LARS (base lr %s·sqrt(batch), %d warmup epochs, cosine)", lrOr(f.LR, 0.075), f.Warmup)
+	case runner.OptimizerSGD:
+		s = fmt.Sprintf("Every method with SGD (base lr %s·batch/256, %d warmup epochs, cosine)", lrOr(f.LR, 0.03), f.Warmup)
+	default:
+		s = "The thesis' optimization (Section 4.3: SGD, SimCLR with LARS)"
+	}
+	if f.Augment == runner.AugmentShapes {
+		return s + ", on the images' outlines with shape views (crops, flips, jitter, inversion, 90° rotations; runner.ShapeViews)."
+	}
+	return s + ", with each method's own views."
+}
+
+func lrOr(lr, def float64) string {
+	if lr == 0 {
+		lr = def
+	}
+	return strconv.FormatFloat(lr, 'g', -1, 64)
 }
 
 // seedList is a flag.Value of comma-separated seeds.

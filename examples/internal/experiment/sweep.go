@@ -115,6 +115,19 @@ func OpenData(spec string, train, test int) (Data, error) {
 	return Data{Train: tr, Bank: tr, Query: te, Norm: runner.ChannelStats(tr)}, nil
 }
 
+// Outlined returns d with every image replaced by its outline
+// (runner.Outlines) and the normalization measured on the outlined
+// training images: the data of -augment shapes.
+func (d Data) Outlined() Data {
+	o := Data{Train: runner.Outlines{Dataset: d.Train}, Query: runner.Outlines{Dataset: d.Query}}
+	o.Bank = o.Train
+	if d.Bank != d.Train {
+		o.Bank = runner.Outlines{Dataset: d.Bank}
+	}
+	o.Norm = runner.ChannelStats(o.Train)
+	return o
+}
+
 // Describe is a one-line summary of d.
 func (d Data) Describe() string {
 	im := d.Train.Image(0)
@@ -252,6 +265,20 @@ func (s *Sweep) run(ctx context.Context, j Job) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	steps := s.Data.Train.Len() / j.Batch
+	size := s.Data.Train.Image(0).H
+	for i := range stages {
+		st := &stages[i]
+		switch s.Flags.Optimizer {
+		case runner.OptimizerLARS:
+			st.Recipe = runner.LARSRecipe(j.LR, j.Batch, st.Epochs, s.Flags.Warmup, max(steps, 1))
+		case runner.OptimizerSGD:
+			st.Recipe = runner.SGDRecipe(j.LR, j.Batch, st.Epochs, s.Flags.Warmup, max(steps, 1))
+		}
+		if s.Flags.Augment == runner.AugmentShapes {
+			st.Views = runner.ShapeViews(st.Method.Views(), size, s.Data.Norm)
+		}
+	}
 	ev := &multiEval{main: s.evaluator(s.EvalSize)}
 	for _, size := range s.AlsoSizes {
 		ev.also = append(ev.also, s.evaluator(size))
@@ -376,4 +403,13 @@ func MethodTitle(name string) string {
 		parts = append(parts, m)
 	}
 	return strings.Join(parts, " → ")
+}
+
+// Prepare returns d as the runs train on it: outlined (Data.Outlined)
+// under -augment shapes, as it is otherwise.
+func (f *Flags) Prepare(d Data) Data {
+	if f.Augment == runner.AugmentShapes {
+		return d.Outlined()
+	}
+	return d
 }
