@@ -1,7 +1,6 @@
 package dataset
 
 import (
-	"os"
 	"math"
 	"math/rand/v2"
 
@@ -100,15 +99,6 @@ func drawSynthetic(dst []uint8, side, label int, rng *rand.Rand) {
 			break
 		}
 		fg = randColor(rng)
-	}
-	if os.Getenv("DISIAM_SYN") == "gray" {
-		g := 0.25 * rng.Float64()
-		if rng.IntN(2) == 1 {
-			g = 1 - g
-		}
-		for c := range fg {
-			fg[c] = min(max(g+0.2*(rng.Float64()-0.5), 0), 1)
-		}
 	}
 	fs := float64(side)
 	r := (0.25 + 0.2*rng.Float64()) * fs

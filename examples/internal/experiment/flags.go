@@ -43,13 +43,13 @@ type Flags struct {
 	// thesis' recipe otherwise).
 	Optimizer string `json:"optimizer"`
 	// Warmup is the warmup epochs of the lars and sgd recipes.
-	Warmup    int `json:"warmup"`
-	EvalEvery int `json:"eval_every"`
-	K          int     `json:"knn_k"`
-	Workers    int     `json:"workers"`
-	Out        string  `json:"out"`
-	NoPlots    bool    `json:"no_plots"`
-	Verbose    bool    `json:"-"`
+	Warmup    int    `json:"warmup"`
+	EvalEvery int    `json:"eval_every"`
+	K         int    `json:"knn_k"`
+	Workers   int    `json:"workers"`
+	Out       string `json:"out"`
+	NoPlots   bool   `json:"no_plots"`
+	Verbose   bool   `json:"-"`
 }
 
 // Register defines the flags on fs, with the current field values as
