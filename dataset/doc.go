@@ -76,9 +76,11 @@
 //
 // Synthetic generates, in code and in a fraction of a second, 10 classes of
 // shapes (SyntheticClasses: disk, square, triangle, plus, ring, diamond,
-// cross, frame, stripes, checker) with random colors, positions, scales and
-// gradient backgrounds: the class is the shape, everything else a nuisance
-// the SSL augmentations vary. It is the default dataset of the quickstart
+// cross, frame, stripes, checker) with random colors, positions and
+// scales on a plain gray background: the class is the shape, everything
+// else a nuisance. Two views of an image share the shape's color, so the
+// example programs train on its outlines (examples/internal/runner's
+// Outlines and ShapeViews; see Synthetic). It is the default dataset of the quickstart
 // and of tests that must run anywhere (5000 training and 1000 test images
 // of 32 x 32 by default), deterministic from its seed.
 //

@@ -38,16 +38,20 @@ func (c SyntheticConfig) withDefaults() SyntheticConfig {
 // Synthetic generates the embedded dataset: 3 x Size x Size RGB images in
 // 10 balanced classes (image i has label i mod 10). Each image is one
 // anti-aliased shape (SyntheticClasses) whose color, position and scale are
-// random, over a background that is a random two-color gradient in a random
-// direction plus mild gray noise. The class is the shape alone: color,
-// position, scale and background are nuisances independent of the label,
-// and the shape keeps a luminance contrast of at least 0.25 with the
-// background, so it survives grayscale conversion. This is the situation
-// SSL augmentations are built for (crops, color jitter, grayscale and flips
-// change the nuisances, not the class), so invariant features are genuinely
-// learnable, and a method can be checked for learning anything at all in
-// minutes. Image i of a split depends only on (Seed, split, i); generation
-// runs on internal/parallel's workers at a few microseconds per image.
+// random, on a plain mid-gray background with mild gray noise. The class is
+// the shape alone: color, position and scale are nuisances independent of
+// the label, and the shape keeps a luminance contrast of at least 0.25
+// with the background, so it survives grayscale conversion.
+//
+// The shape's color is a nuisance that two augmented views of an image
+// share (color jitter keeps most of a hue), so with the usual views an SSL
+// method can match views by color before it looks at the shape; training
+// on the shapes' outlines with inversion and rotation views removes that
+// shortcut (the example programs' -augment shapes). An earlier version
+// drew random color gradients as backgrounds, a stronger shared shortcut:
+// do not compare numbers across the change. Image i of a split depends
+// only on (Seed, split, i); generation runs on internal/parallel's workers
+// at a few microseconds per image.
 func Synthetic(cfg SyntheticConfig, split Split) *U8Set {
 	cfg = cfg.withDefaults()
 	n := cfg.Train

@@ -74,14 +74,9 @@ type options struct {
 }
 
 func defaults() experiment.Flags {
-	f := experiment.Defaults()
-	f.Data = "synthetic"
-	f.Train, f.Test = 400, 200
-	f.Epochs = 3
+	f := experiment.Small()
 	f.Seeds = []uint64{7, 41}
-	f.Assistant = "resnet34-w16"
-	f.Batch = 64
-	f.HeadDim = 256
+	f.Backbones = nil // each study's own
 	return f
 }
 
@@ -142,7 +137,7 @@ func (o *options) forStudy(s study) (*options, error) {
 	if len(c.Backbones) == 0 {
 		c.Backbones = s.backbones
 		if len(c.Backbones) == 0 {
-			c.Backbones = []string{smallEff}
+			c.Backbones = []string{experiment.SmallResNet}
 		}
 	}
 	if c.Out == "" {

@@ -33,12 +33,14 @@ type study struct {
 }
 
 var (
-	allMethods  = []string{ssl.NameSimSiam, ssl.NameSimCLR, ssl.NameDiSiam, ssl.NameDiSiamPlus}
-	siamMethods = []string{ssl.NameSimSiam, ssl.NameDiSiam, ssl.NameDiSiamPlus}
+	// pair is the default -methods of most studies: SimSiam and DiSiam,
+	// the baseline and the thesis' method, to keep a study within ten
+	// minutes; -methods simsiam,simclr,disiam,disiam+ runs the thesis' set.
+	pair = []string{ssl.NameSimSiam, ssl.NameDiSiam}
 	// small backbones: the defaults' stand-ins for EfficientNet-B0 and
 	// ResNet-18 that train in minutes on two cores.
-	smallEff = "efficientnet_b0-x0.25"
-	smallRes = "resnet18-w16"
+	smallEff = experiment.SmallEfficientNet
+	smallRes = experiment.SmallResNet
 )
 
 // thesisScale are the flags every full-scale command starts with (CIFAR-10,
@@ -49,8 +51,8 @@ const thesisScale = "-data cifar10:/data/cifar-10-batches-bin -train 0 -test 0 -
 var studies = []study{
 	{
 		name: "batch", section: "5.3.1, Figure 5.17", title: "Batch size", axis: "Batch size",
-		values: "32,64,128", full: "-seeds 7,41,923 -backbones efficientnet_b0 -values 64,128,256,512,1024",
-		methods: allMethods, backbones: []string{smallEff},
+		values: "32,64,128", full: "-seeds 7,41,923 -backbones efficientnet_b0 -methods simsiam,simclr,disiam,disiam+ -values 64,128,256,512,1024",
+		methods: pair, backbones: []string{smallRes},
 		jobs: perMethod(true, func(j *experiment.Job, v string) error {
 			b, err := strconv.Atoi(v)
 			if err != nil || b < 2 {
@@ -62,8 +64,8 @@ var studies = []study{
 	},
 	{
 		name: "lr", section: "5.3.2, Figure 5.18", title: "Learning rate", axis: "Base learning rate",
-		values: "0.015,0.03,0.06", full: "-seeds 7,41 -backbones efficientnet_b0 -values 0.01,0.03,0.06,0.1",
-		methods: siamMethods, backbones: []string{smallEff},
+		values: "0.05,0.1,0.2", full: "-seeds 7,41 -backbones efficientnet_b0 -methods simsiam,disiam,disiam+ -values 0.01,0.03,0.06,0.1",
+		methods: pair, backbones: []string{smallRes},
 		jobs: perMethod(true, func(j *experiment.Job, v string) error {
 			lr, err := strconv.ParseFloat(v, 64)
 			if err != nil || !(lr > 0) {
@@ -75,22 +77,22 @@ var studies = []study{
 	},
 	{
 		name: "backbone", section: "5.3.3, Figures 5.19-5.22", title: "Backbone size", axis: "Backbone",
-		values:  "efficientnet_b0-x0.25,efficientnet_b2-x0.25",
-		full:    "-seeds 7,41,923 -values efficientnet_b0,efficientnet_b1,efficientnet_b2,efficientnet_b3,efficientnet_b4,efficientnet_b5,efficientnet_b6,efficientnet_b7",
-		methods: allMethods,
+		values:  smallRes + ",resnet34-w16",
+		full:    "-seeds 7,41,923 -methods simsiam,simclr,disiam,disiam+ -values efficientnet_b0,efficientnet_b1,efficientnet_b2,efficientnet_b3,efficientnet_b4,efficientnet_b5,efficientnet_b6,efficientnet_b7",
+		methods: pair,
 		jobs:    perMethod(false, setBackbone),
 	},
 	{
 		name: "arch", section: "5.3.4, Figure 5.25, Table 5.5", title: "Backbone architecture", axis: "Backbone, learning rate",
 		values:  smallRes + "," + smallEff,
 		full:    "-seeds 7,41,923 -methods simsiam,simclr,disiam,disiam+ -lrs 0.03,0.06 -values resnet18,resnet34,resnet50,efficientnet_b0,efficientnet_b1,efficientnet_b2,efficientnet_b3",
-		methods: []string{ssl.NameSimSiam, ssl.NameDiSiam},
+		methods: pair,
 		jobs:    archJobs,
 	},
 	{
 		name: "assistant", section: "5.3.5, Figures 5.26-5.27", title: "Assistant backbone size", axis: "Assistant",
-		values: "resnet18-w16,resnet34-w16,resnet50-w16", full: "-seeds 7,41,923 -backbones efficientnet_b0 -values resnet18,resnet34,resnet50,resnet101,resnet152",
-		methods: []string{ssl.NameDiSiam, ssl.NameDiSiamPlus}, backbones: []string{smallEff},
+		values: "resnet18-w16,resnet34-w16", full: "-seeds 7,41,923 -backbones efficientnet_b0 -methods disiam,disiam+ -values resnet18,resnet34,resnet50,resnet101,resnet152",
+		methods: []string{ssl.NameDiSiam}, backbones: []string{smallRes},
 		jobs: perMethod(true, func(j *experiment.Job, v string) error {
 			if err := experiment.CheckBackbone(v); err != nil {
 				return err
@@ -102,13 +104,13 @@ var studies = []study{
 	{
 		name: "chain", section: "5.3.6, Figures 5.28-5.29", title: "Chaining SimCLR before a negative-free method", axis: "Backbone",
 		values: "", full: "-seeds 7,41,923 -backbones efficientnet_b0,resnet18 -methods simsiam,disiam,disiam+ -switch 400",
-		methods: []string{ssl.NameSimSiam, ssl.NameDiSiam}, backbones: []string{smallEff},
+		methods: pair, backbones: []string{smallRes},
 		jobs: chainJobs, byBackbone: true,
 	},
 	{
 		name: "projection", section: "5.4, Figure 5.32; the thesis pretrained on COCO, here on -data", title: "Projection layers", axis: "Projection layers",
-		values: "2,3", full: "-seeds 7,41,923 -backbones efficientnet_b0 -values 2,3",
-		methods: siamMethods, backbones: []string{smallEff},
+		values: "2,3", full: "-seeds 7,41,923 -backbones efficientnet_b0 -methods simsiam,disiam,disiam+ -values 2,3",
+		methods: pair, backbones: []string{smallRes},
 		jobs: perMethod(true, func(j *experiment.Job, v string) error {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 {

@@ -48,15 +48,8 @@ import (
 
 // defaults is the scaled-down comparison that runs in minutes on two cores.
 func defaults() experiment.Flags {
-	f := experiment.Defaults()
-	f.Data = "synthetic"
-	f.Train, f.Test = 500, 200
-	f.Epochs = 4
-	f.Backbones = []string{"efficientnet_b0-x0.25", "resnet18-w16"}
-	f.Assistant = "resnet34-w16"
+	f := experiment.Small()
 	f.Methods = []string{"simsiam", "simclr", "disiam", "disiam+"}
-	f.Batch = 64
-	f.HeadDim = 256
 	f.Out = "compare-out"
 	return f
 }

@@ -64,17 +64,12 @@ type options struct {
 }
 
 func defaults() options {
-	f := experiment.Defaults()
-	f.Train, f.Test = 500, 200
-	f.Epochs = 3
+	f := experiment.Small()
+	f.Data = "" // the generated demo folders
 	f.Seeds = []uint64{7, 41}
-	f.Backbones = []string{"efficientnet_b0-x0.25", "resnet18-w16"}
-	f.Assistant = "resnet34-w16"
 	f.Methods = []string{"simsiam", "simclr", "disiam", "disiam+"}
-	f.Batch = 64
-	f.HeadDim = 256
 	f.Out = "transfer-out"
-	return options{Flags: f, Bank: 500}
+	return options{Flags: f, Bank: 1000}
 }
 
 func parse(args []string, stderr io.Writer) (*options, error) {

@@ -1,6 +1,7 @@
 package experiment
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -271,7 +272,7 @@ func (s *Sweep) run(ctx context.Context, j Job) (Result, error) {
 		st := &stages[i]
 		switch s.Flags.Optimizer {
 		case runner.OptimizerLARS:
-			st.Recipe = runner.LARSRecipe(j.LR, j.Batch, st.Epochs, s.Flags.Warmup, max(steps, 1))
+			st.Recipe = runner.LARSRecipe(cmp.Or(j.LR, LARSBaseLR), j.Batch, st.Epochs, s.Flags.Warmup, max(steps, 1))
 		case runner.OptimizerSGD:
 			st.Recipe = runner.SGDRecipe(j.LR, j.Batch, st.Epochs, s.Flags.Warmup, max(steps, 1))
 		}
