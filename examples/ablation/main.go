@@ -25,17 +25,22 @@
 //	go run ./examples/ablation -study batch [flags]
 //	go run ./examples/ablation -study all
 //
-// The defaults are scaled down to run each study in 2 to 10 minutes on
-// two shared CPU cores (measured: examples/README.md): narrow backbones (EfficientNet-B0 ×0.25, ResNet-18/34 at
-// width 16), heads of width 256, 400 training and 200 test images of the
-// embedded synthetic set, 3 epochs of batch 64, seeds 7 and 41. They
-// exercise the study, not the thesis' findings. -list prints every
+// The defaults are scaled down to run each study in 5 to 15 minutes on
+// two CPU cores (measured: examples/README.md): experiment.Small (the
+// narrow ResNet-18 "resnet18-w16" as online network and assistant, heads
+// of width 256, 1,000 training and 500 test images of the embedded
+// synthetic set, 16 epochs of batch 32, the shapes' outlines with shape
+// views, LARS), seeds 7 and 41, and SimSiam and DiSiam as the methods of
+// most studies. The learning-rate study's default values are LARS base
+// rates (0.05, 0.1, 0.2 times sqrt(batch)); under -optimizer thesis they
+// are SGD's (times batch/256). They show each setting's effect at a small
+// scale, not the thesis' findings. -list prints every
 // study's defaults (-values, -methods, -backbones) and its thesis-scale
 // command, e.g. for the batch size:
 //
 //	go run -tags openblas ./examples/ablation -study batch -data cifar10:/data/cifar-10-batches-bin \
 //	    -train 0 -test 0 -epochs 800 -head-dim 0 -seeds 7,41,923 -knn-every 10 -assistant resnet34 \
-//	    -backbones efficientnet_b0 -values 64,128,256,512,1024 -out ablation-batch
+//	    -backbones efficientnet_b0 -methods simsiam,simclr,disiam,disiam+ -values 64,128,256,512,1024 -out ablation-batch
 //
 // Outputs, in -out (default ablation-STUDY-out): runs.csv, curves.csv and
 // runs.json (every run and every kNN measurement), results.md (the

@@ -20,10 +20,13 @@
 // folders: it writes PNGs of the embedded synthetic set, drawn from two
 // different seeds, to -out/demo/pretrain (one unlabeled folder) and
 // -out/demo/eval (train/ and val/ by class), and transfers between them.
-// Those defaults (narrow backbones, heads of width 256, 500 pretraining
-// images, a bank of 500 and 200 queries of 32×32, 3 epochs, seeds 7 and
-// 41) take a few minutes on two cores and exercise the pipeline, not the
-// thesis' finding. The thesis' setting (250 epochs on COCO's 118k images
+// The demonstration trains as the other experiments' small defaults do
+// (experiment.Small: the shapes' outlines with shape views, LARS, the
+// narrow ResNet-18 "resnet18-w16" as online network and assistant, heads
+// of width 256, 16 epochs of batch 32) on 1,000 pretraining images, with
+// a bank of 1,000 and 500 queries of 32×32, seeds 7 and 41: about ten
+// minutes on two cores (examples/README.md has the measured numbers).
+// The thesis' setting (250 epochs on COCO's 118k images
 // at 224×224, batch 1024 by gradient accumulation) is
 //
 //	go run -tags openblas ./examples/transfer -data folder:/data/coco,size=224 \
