@@ -25,15 +25,16 @@
 //	go run ./examples/ablation -study batch [flags]
 //	go run ./examples/ablation -study all
 //
-// The defaults are scaled down to run each study in 5 to 15 minutes on
+// The defaults are scaled down to run each study in 10 to 20 minutes on
 // two CPU cores (measured: examples/README.md): experiment.Small (the
-// narrow ResNet-18 "resnet18-w16" as online network and assistant, heads
-// of width 256, 1,000 training and 500 test images of the embedded
-// synthetic set, 16 epochs of batch 32, the shapes' outlines with shape
-// views, LARS), seeds 7 and 41, and SimSiam and DiSiam as the methods of
-// most studies. The learning-rate study's default values are LARS base
-// rates (0.05, 0.1, 0.2 times sqrt(batch)); under -optimizer thesis they
-// are SGD's (times batch/256). They show each setting's effect at a small
+// quickstart's recipe: the narrow ResNet-18 "resnet18-w16" as online
+// network and assistant, heads of width 512, 2,000 training and 1,000
+// test images of the embedded synthetic set, 24 epochs of batch 64, the
+// shapes' outlines with shape views, LARS), seeds 7 and 41, and DiSiam as
+// the method of most studies (-methods adds the others). The
+// learning-rate study's default values are LARS base rates (0.0375,
+// 0.075, 0.15 times sqrt(batch)); under -optimizer thesis they are SGD's
+// (times batch/256). They show each setting's effect at a small
 // scale, not the thesis' findings. -list prints every
 // study's defaults (-values, -methods, -backbones) and its thesis-scale
 // command, e.g. for the batch size:

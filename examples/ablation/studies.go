@@ -33,10 +33,10 @@ type study struct {
 }
 
 var (
-	// pair is the default -methods of most studies: SimSiam and DiSiam,
-	// the baseline and the thesis' method, to keep a study within ten
-	// minutes; -methods simsiam,simclr,disiam,disiam+ runs the thesis' set.
-	pair = []string{ssl.NameSimSiam, ssl.NameDiSiam}
+	// disiam is the default -methods of most studies: the thesis' method
+	// alone keeps a study within half an hour on two cores; -methods
+	// simsiam,simclr,disiam,disiam+ runs the thesis' set.
+	disiam = []string{ssl.NameDiSiam}
 	// small backbones: the defaults' stand-ins for EfficientNet-B0 and
 	// ResNet-18 that train in minutes on two cores.
 	smallEff = experiment.SmallEfficientNet
@@ -52,7 +52,7 @@ var studies = []study{
 	{
 		name: "batch", section: "5.3.1, Figure 5.17", title: "Batch size", axis: "Batch size",
 		values: "32,64,128", full: "-seeds 7,41,923 -backbones efficientnet_b0 -methods simsiam,simclr,disiam,disiam+ -values 64,128,256,512,1024",
-		methods: pair, backbones: []string{smallRes},
+		methods: disiam, backbones: []string{smallRes},
 		jobs: perMethod(true, func(j *experiment.Job, v string) error {
 			b, err := strconv.Atoi(v)
 			if err != nil || b < 2 {
@@ -64,8 +64,8 @@ var studies = []study{
 	},
 	{
 		name: "lr", section: "5.3.2, Figure 5.18", title: "Learning rate", axis: "Base learning rate",
-		values: "0.05,0.1,0.2", full: "-seeds 7,41 -backbones efficientnet_b0 -methods simsiam,disiam,disiam+ -values 0.01,0.03,0.06,0.1",
-		methods: pair, backbones: []string{smallRes},
+		values: "0.0375,0.075,0.15", full: "-seeds 7,41 -backbones efficientnet_b0 -methods simsiam,disiam,disiam+ -values 0.01,0.03,0.06,0.1",
+		methods: disiam, backbones: []string{smallRes},
 		jobs: perMethod(true, func(j *experiment.Job, v string) error {
 			lr, err := strconv.ParseFloat(v, 64)
 			if err != nil || !(lr > 0) {
@@ -79,14 +79,14 @@ var studies = []study{
 		name: "backbone", section: "5.3.3, Figures 5.19-5.22", title: "Backbone size", axis: "Backbone",
 		values:  smallRes + ",resnet34-w16",
 		full:    "-seeds 7,41,923 -methods simsiam,simclr,disiam,disiam+ -values efficientnet_b0,efficientnet_b1,efficientnet_b2,efficientnet_b3,efficientnet_b4,efficientnet_b5,efficientnet_b6,efficientnet_b7",
-		methods: pair,
+		methods: disiam,
 		jobs:    perMethod(false, setBackbone),
 	},
 	{
 		name: "arch", section: "5.3.4, Figure 5.25, Table 5.5", title: "Backbone architecture", axis: "Backbone, learning rate",
 		values:  smallRes + "," + smallEff,
 		full:    "-seeds 7,41,923 -methods simsiam,simclr,disiam,disiam+ -lrs 0.03,0.06 -values resnet18,resnet34,resnet50,efficientnet_b0,efficientnet_b1,efficientnet_b2,efficientnet_b3",
-		methods: pair,
+		methods: disiam,
 		jobs:    archJobs,
 	},
 	{
@@ -104,13 +104,13 @@ var studies = []study{
 	{
 		name: "chain", section: "5.3.6, Figures 5.28-5.29", title: "Chaining SimCLR before a negative-free method", axis: "Backbone",
 		values: "", full: "-seeds 7,41,923 -backbones efficientnet_b0,resnet18 -methods simsiam,disiam,disiam+ -switch 400",
-		methods: pair, backbones: []string{smallRes},
+		methods: disiam, backbones: []string{smallRes},
 		jobs: chainJobs, byBackbone: true,
 	},
 	{
 		name: "projection", section: "5.4, Figure 5.32; the thesis pretrained on COCO, here on -data", title: "Projection layers", axis: "Projection layers",
 		values: "2,3", full: "-seeds 7,41,923 -backbones efficientnet_b0 -methods simsiam,disiam,disiam+ -values 2,3",
-		methods: pair, backbones: []string{smallRes},
+		methods: disiam, backbones: []string{smallRes},
 		jobs: perMethod(true, func(j *experiment.Job, v string) error {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 {

@@ -11,14 +11,15 @@
 //	go run ./examples/compare [flags]
 //
 // The defaults are a scaled-down version that runs on two CPU cores in
-// about a quarter of an hour (experiment.Small): the narrow ResNet-18
-// ("resnet18-w16", 16 base channels, 0.7M parameters) as online network
-// and as DiSiam's assistant, heads of width 256 instead of 2048, 1,000
-// training and 500 test images of the embedded synthetic set, 16 epochs
-// of batch 32, trained on the shapes' outlines with shape views and LARS
-// (-augment and -optimizer auto; -augment method -optimizer thesis trains
-// as the thesis does, and learns little in 16 epochs). They show the
-// methods learning, not the thesis' numbers. -backbones
+// about half an hour (experiment.Small, the quickstart's recipe): the
+// narrow ResNet-18 ("resnet18-w16", 16 base channels, 0.7M parameters)
+// as online network and as DiSiam's assistant, heads of width 512
+// instead of 2048, 2,000 training and 1,000 test images of the embedded
+// synthetic set, 24 epochs of batch 64, trained on the shapes' outlines
+// with shape views and LARS (-augment and -optimizer auto; -augment
+// method -optimizer thesis trains as the thesis does, and learns little
+// in 24 epochs). They show the methods learning, not the thesis'
+// numbers. -backbones
 // efficientnet_b0-x0.25,resnet18-w16 adds the EfficientNet-B0 stand-in
 // (each of its runs takes about twice as long; see examples/README.md for
 // what it measures at this size). The thesis' setting on CIFAR-10 (24
