@@ -299,3 +299,16 @@ func TestSweepShapesLARS(t *testing.T) {
 }
 
 func reportFigure() report.Figure { return report.Figure{Title: "t", XLabel: "x", Chance: 0.1} }
+
+// TestSmall checks that the scaled-down defaults are valid and resolve to
+// the shape views and LARS.
+func TestSmall(t *testing.T) {
+	f := Small()
+	f.Methods, f.Out = []string{"disiam"}, "x"
+	if err := f.Check(); err != nil {
+		t.Fatal(err)
+	}
+	if f.Augment != runner.AugmentShapes || f.Optimizer != runner.OptimizerLARS || f.Train/f.Batch*f.Epochs < 500 {
+		t.Errorf("small defaults: %+v", f)
+	}
+}
