@@ -244,16 +244,12 @@ func runStudy(ctx context.Context, s study, o *options, stdout io.Writer) error 
 // header writes the title and settings of a study's results.md.
 func header(w io.Writer, s study, o *options, data experiment.Data) {
 	fmt.Fprintf(w, "# Ablation: %s (thesis Section %s)\n\n", s.title, s.section)
-	lr := "the method's default (0.03, SimCLR 0.075; lars 0.075)"
-	if o.LR != 0 {
-		lr = fmt.Sprint(o.LR)
-	}
 	head := "2048 (the papers')"
 	if o.HeadDim != 0 {
 		head = fmt.Sprint(o.HeadDim)
 	}
-	fmt.Fprintf(w, "Data `%s`: %s. Online backbone(s) %s, assistant %s (unless varied), %d epochs, batch %d (unless varied), base learning rate %s (unless varied), head width %s, kNN k = %d, seeds %v. %s\n\n",
-		o.Data, data.Describe(), titles(o.Backbones), backbone.Title(o.Assistant), o.Epochs, o.Batch, lr, head, o.K, o.Seeds, o.Describe())
+	fmt.Fprintf(w, "Data `%s`: %s. Online backbone(s) %s, assistant %s (unless varied), %d epochs, batch %d (unless varied), head width %s, kNN k = %d, seeds %v. %s (Learning rate unless varied.)\n\n",
+		o.Data, data.Describe(), titles(o.Backbones), backbone.Title(o.Assistant), o.Epochs, o.Batch, head, o.K, o.Seeds, o.Describe())
 }
 
 func titles(names []string) string {

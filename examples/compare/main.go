@@ -93,21 +93,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Method comparison (thesis Section 5.2, Table 5.4)\n\n")
-	fmt.Fprintf(&b, "Data `%s`: %s. Assistant of DiSiam/DiSiam+: %s. %d epochs, batch %d, base learning rate %s, head width %s, kNN k = %d, seeds %v. %s\n\n",
-		f.Data, data.Describe(), backbone.Title(f.Assistant), f.Epochs, f.Batch, lrText(f.LR), headText(f.HeadDim), f.K, f.Seeds, f.Describe())
+	fmt.Fprintf(&b, "Data `%s`: %s. Assistant of DiSiam/DiSiam+: %s. %d epochs, batch %d, head width %s, kNN k = %d, seeds %v. %s\n\n",
+		f.Data, data.Describe(), backbone.Title(f.Assistant), f.Epochs, f.Batch, headText(f.HeadDim), f.K, f.Seeds, f.Describe())
 	plots, err := experiment.MethodsReport(&b, f.Out, experiment.NewGrid(results),
 		experiment.MethodsFigure{Title: "Max kNN top-1, " + f.Data, Chance: experiment.Chance(data.Query.Classes())}, f.NoPlots)
 	if err != nil {
 		return errors.Join(runErr, err)
 	}
 	return errors.Join(runErr, experiment.WriteResults(stdout, f.Out, b.String(), plots))
-}
-
-func lrText(lr float64) string {
-	if lr == 0 {
-		return "0.03 (SimCLR 0.075, LARS)"
-	}
-	return fmt.Sprint(lr)
 }
 
 func headText(d int) string {

@@ -192,7 +192,7 @@ func (f *Flags) Describe() string {
 	case runner.OptimizerSGD:
 		s = fmt.Sprintf("Every method with SGD (base lr %s·batch/256, %d warmup epochs, cosine)", lrOr(f.LR, 0.03), f.Warmup)
 	default:
-		s = "The thesis' optimization (Section 4.3: SGD, SimCLR with LARS)"
+		s = fmt.Sprintf("The thesis' optimization (Section 4.3: SGD with base lr %s·batch/256, SimCLR LARS with %s·sqrt(batch))", lrOr(f.LR, 0.03), lrOr(f.LR, 0.075))
 	}
 	if f.Augment == runner.AugmentShapes {
 		return s + ", on the images' outlines with shape views (crops, flips, jitter, inversion, 90° rotations; runner.ShapeViews)."
