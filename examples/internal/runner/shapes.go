@@ -120,13 +120,8 @@ func LARSRecipe(base float64, batch, epochs, warmup, steps int) *ssl.Recipe {
 	if base == 0 {
 		base = optim.SimCLRBaseLR
 	}
-	return &ssl.Recipe{
-		NewOptimizer: func(ps []*nn.Param) optim.Optimizer { return optim.NewLARS(ps, optim.SimCLRLARS) },
-		Schedule: optim.PerEpoch{
-			Schedule:      optim.WarmupCosine{Base: optim.SqrtScaledLR(base, batch), Warmup: min(warmup, epochs-1), Steps: epochs},
-			StepsPerEpoch: steps,
-		},
-	}
+	lars := func(ps []*nn.Param) optim.Optimizer { return optim.NewLARS(ps, optim.SimCLRLARS) }
+	return warmupCosine(lars, optim.SqrtScaledLR(base, batch), epochs, warmup, steps)
 }
 
 // SGDRecipe is the thesis' SGD for DiSiam (optim.SimSiamSGD: momentum
@@ -137,10 +132,18 @@ func SGDRecipe(base float64, batch, epochs, warmup, steps int) *ssl.Recipe {
 	if base == 0 {
 		base = optim.SimSiamBaseLR
 	}
+	sgd := func(ps []*nn.Param) optim.Optimizer { return optim.NewSGD(ps, optim.SimSiamSGD) }
+	return warmupCosine(sgd, optim.LinearScaledLR(base, batch), epochs, warmup, steps)
+}
+
+// warmupCosine is the recipe of newOpt at learning rate lr with warmup
+// epochs of linear warmup (at most epochs-1), then cosine decay to zero,
+// changing once per epoch of steps optimizer steps.
+func warmupCosine(newOpt func([]*nn.Param) optim.Optimizer, lr float64, epochs, warmup, steps int) *ssl.Recipe {
 	return &ssl.Recipe{
-		NewOptimizer: func(ps []*nn.Param) optim.Optimizer { return optim.NewSGD(ps, optim.SimSiamSGD) },
+		NewOptimizer: newOpt,
 		Schedule: optim.PerEpoch{
-			Schedule:      optim.WarmupCosine{Base: optim.LinearScaledLR(base, batch), Warmup: min(warmup, epochs-1), Steps: epochs},
+			Schedule:      optim.WarmupCosine{Base: lr, Warmup: min(warmup, epochs-1), Steps: epochs},
 			StepsPerEpoch: steps,
 		},
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/disiam/disiam/augment"
 	"github.com/disiam/disiam/dataset"
+	"github.com/disiam/disiam/ssl"
 )
 
 // TestOutlines checks the high-pass view of the images: a linear gradient
@@ -86,6 +87,28 @@ func TestShapeViews(t *testing.T) {
 	for _, v := range b.Pix {
 		if v < -2.001 || v > 2.001 {
 			t.Fatalf("normalized sample %v outside [-2, 2]", v)
+		}
+	}
+}
+
+// TestRecipes checks the learning rates of the LARS and SGD recipes: the
+// batch scaling, the default bases, the warmup and the per-epoch cosine.
+func TestRecipes(t *testing.T) {
+	cases := []struct {
+		name string
+		r    *ssl.Recipe
+		step int
+		want float64
+	}{
+		{"lars peak", LARSRecipe(0, 64, 24, 3, 31), 3 * 31, 0.075 * 8},
+		{"lars warmup", LARSRecipe(0, 64, 24, 3, 31), 30, 0.075 * 8 / 3},
+		{"lars warmup capped", LARSRecipe(0.1, 16, 2, 5, 10), 0, 0.1 * 4},
+		{"sgd start", SGDRecipe(0.06, 512, 10, 0, 5), 4, 0.12},
+		{"sgd default half", SGDRecipe(0, 256, 10, 0, 5), 5 * 5, 0.03 * 0.5},
+	}
+	for _, tc := range cases {
+		if got := tc.r.Schedule.At(tc.step); math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("%s: lr at step %d = %v, want %v", tc.name, tc.step, got, tc.want)
 		}
 	}
 }
