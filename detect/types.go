@@ -44,10 +44,9 @@ type Detection struct {
 	Class int
 }
 
-// Detection3D is one detected 3D object: the 2D detection plus the
-// decoded 3D fields in Object (Object.Box and Object.Class repeat
-// Detection's).
+// Detection3D is one detected 3D object: the decoded object (its 2D box,
+// class and 3D state) with its score.
 type Detection3D struct {
-	Detection
 	Object
+	Score float64
 }
