@@ -11,6 +11,7 @@ import (
 	"github.com/disiam/disiam/nn"
 	"github.com/disiam/disiam/safetensors"
 	"github.com/disiam/disiam/ssl"
+	"github.com/disiam/disiam/train"
 )
 
 // The packages together, at toy size: the synthetic set (dataset), a
@@ -22,16 +23,22 @@ import (
 // go run ./examples/quickstart is the same at a size that learns.
 func Example() {
 	data := dataset.SyntheticConfig{Train: 64, Test: 32}
-	train, test := dataset.Synthetic(data, dataset.Train), dataset.Synthetic(data, dataset.Test)
+	trainSet, test := dataset.Synthetic(data, dataset.Train), dataset.Synthetic(data, dataset.Test)
 	online, _ := backbone.New("resnet18-w8", backbone.Config{Seed: 1})
 	assistant, _ := backbone.New("resnet34-w8", backbone.Config{Seed: 2})
 	method := ssl.NewDiSiam(online, assistant, 3)
 	norm := augment.CIFAR10Norm
 	trainer := &ssl.Trainer{
-		Stages: []ssl.Stage{{Method: method, Epochs: 2, BaseLR: 0.06}},
-		Data:   train, Norm: norm, Batch: 32, Seed: 1,
-		Evaluator: &knn.Evaluator{Train: train, Test: test, Mean: norm.Mean, Std: norm.Std},
-		EvalEvery: 1, EvalAtStart: true,
+		Stages:    []ssl.Stage{{Method: method, Epochs: 2, BaseLR: 0.06}},
+		Data:      trainSet,
+		Norm:      norm,
+		Evaluator: &knn.Evaluator{Train: trainSet, Test: test, Norm: norm},
+		Config: train.Config{
+			Batch:       32,
+			Seed:        1,
+			EvalEvery:   1,
+			EvalAtStart: true,
+		},
 	}
 	history, err := trainer.Run(context.Background())
 	if err != nil {
@@ -41,7 +48,7 @@ func Example() {
 	fmt.Printf("%s: online %s (%d parameters), assistant %s\n", method.Name(),
 		backbone.Title(online.Name()), nn.CountParams(online), backbone.Title(assistant.Name()))
 	for _, e := range history.Epochs {
-		fmt.Printf("epoch %d: %d steps so far, lr %.4f, kNN measured: %v\n", e.Epoch, e.Steps, e.LR, e.KNN != nil)
+		fmt.Printf("epoch %d: %d steps so far, lr %.4f, kNN measured: %v\n", e.Epoch, e.Steps, e.LR, e.Eval != nil)
 	}
 	fmt.Println(len(history.Evaluations), "kNN evaluations")
 	sd, _ := safetensors.StateDict(online)

@@ -338,3 +338,6 @@ func (e *Epoch) Close() {
 	e.held = nil
 	e.l.active.Store(false)
 }
+
+// Len returns the number of images in the batch, Size.
+func (b *Batch) Len() int { return b.Size }

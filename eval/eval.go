@@ -3,6 +3,7 @@ package eval
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/disiam/disiam/backbone"
@@ -94,4 +95,13 @@ func (a All) Evaluate(ctx context.Context, encoder backbone.Backbone) (Metrics, 
 		out = append(out, ms...)
 	}
 	return out, nil
+}
+
+// Value returns the value of the metric called name, or NaN when there
+// is none.
+func (ms Metrics) Value(name string) float64 {
+	if v, ok := ms.Get(name); ok {
+		return v
+	}
+	return math.NaN()
 }

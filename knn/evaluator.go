@@ -1,11 +1,14 @@
 package knn
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
+	"github.com/disiam/disiam/augment"
 	"github.com/disiam/disiam/backbone"
 	"github.com/disiam/disiam/dataset"
+	"github.com/disiam/disiam/eval"
 )
 
 // Evaluator measures a backbone's representation with the weighted kNN
@@ -23,11 +26,14 @@ type Evaluator struct {
 	// K and Tau configure the classifier (0 means 200 and 0.1).
 	K   int
 	Tau float64
-	// BatchSize, InputSize, Mean, Std and Logits configure the extraction
-	// as the fields of Extractor do.
+	// Norm standardizes the images after resizing, as torchvision's
+	// Normalize (use the training views' normalization, e.g.
+	// augment.CIFAR10Norm); the zero value feeds the images unchanged.
+	Norm augment.Normalize
+	// BatchSize, InputSize and Logits configure the extraction as the
+	// fields of Extractor do.
 	BatchSize int
 	InputSize int
-	Mean, Std []float32
 	Logits    bool
 	// Progress, if not nil, is called after each extracted batch with the
 	// stage ("train" for the bank, "test" for the queries), the images done
@@ -37,10 +43,27 @@ type Evaluator struct {
 	ex Extractor
 }
 
-// Evaluate extracts the representations of Train and Test with b in Eval
-// mode, classifies Test against Train and returns the accuracies. It leaves
-// b in Eval mode: call b.SetTraining(true) before training it further.
-func (e *Evaluator) Evaluate(b backbone.Backbone) (Result, error) {
+// Metric names of Evaluate's results.
+const (
+	MetricTop1 = "knn_top1"
+	MetricTop5 = "knn_top5"
+)
+
+// Evaluate implements eval.Evaluator: Measure's top-1 and top-5
+// accuracies as MetricTop1 and MetricTop5.
+func (e *Evaluator) Evaluate(ctx context.Context, b backbone.Backbone) (eval.Metrics, error) {
+	r, err := e.Measure(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	return eval.Metrics{{Name: MetricTop1, Value: r.Top1, Percent: true}, {Name: MetricTop5, Value: r.Top5, Percent: true}}, nil
+}
+
+// Measure extracts the representations of Train and Test with b in Eval
+// mode, classifies Test against Train and returns the result. It leaves b
+// in Eval mode: call b.SetTraining(true) before training it further.
+// Cancelling ctx stops it between the extractions with ctx's error.
+func (e *Evaluator) Measure(ctx context.Context, b backbone.Backbone) (Result, error) {
 	if e.Train == nil || e.Test == nil {
 		return Result{}, errors.New("knn: Evaluator needs Train and Test datasets")
 	}
@@ -52,8 +75,11 @@ func (e *Evaluator) Evaluate(b backbone.Backbone) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	e.ex.BatchSize, e.ex.InputSize, e.ex.Mean, e.ex.Std, e.ex.Logits = e.BatchSize, e.InputSize, e.Mean, e.Std, e.Logits
+	e.ex.BatchSize, e.ex.InputSize, e.ex.Mean, e.ex.Std, e.ex.Logits = e.BatchSize, e.InputSize, e.Norm.Mean, e.Norm.Std, e.Logits
 	extract := func(stage string, ds dataset.Dataset) ([]float32, int, error) {
+		if err := ctx.Err(); err != nil {
+			return nil, 0, err
+		}
 		e.ex.Progress = nil
 		if e.Progress != nil {
 			e.ex.Progress = func(done, total int) { e.Progress(stage, done, total) }

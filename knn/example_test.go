@@ -1,6 +1,7 @@
 package knn_test
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/disiam/disiam/backbone"
@@ -68,7 +69,7 @@ func ExampleEvaluator() {
 	for epoch := 1; epoch <= 100; epoch++ {
 		// ... one epoch of self-supervised training of net ...
 		if epoch%10 == 0 {
-			res, err := ev.Evaluate(net)
+			res, err := ev.Measure(context.Background(), net)
 			if err != nil {
 				panic(err)
 			}

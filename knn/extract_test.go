@@ -1,7 +1,9 @@
 package knn
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -306,10 +308,10 @@ func TestEvaluator(t *testing.T) {
 	net := newTinyNet(3, 8, 4)
 	var stages []string
 	ev := &Evaluator{Train: train, Test: test, K: 5, BatchSize: 16, InputSize: 8,
-		Mean: []float32{0.5}, Std: []float32{0.25},
+		Norm:     augment.Normalize{Mean: []float32{0.5}, Std: []float32{0.25}},
 		Progress: func(stage string, done, total int) { stages = append(stages, fmt.Sprint(stage, done, "/", total)) }}
 	defer ev.Close()
-	got, err := ev.Evaluate(net)
+	got, err := ev.Measure(context.Background(), net)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -335,12 +337,25 @@ func TestEvaluator(t *testing.T) {
 		t.Errorf("progress %v, want %v", stages, wantStages)
 	}
 	// A second evaluation of unchanged weights gives the same result.
-	again, err := ev.Evaluate(net)
+	again, err := ev.Measure(context.Background(), net)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if fmt.Sprintf("%+v", again) != fmt.Sprintf("%+v", got) {
 		t.Errorf("second Evaluate = %+v, first %+v", again, got)
+	}
+
+	ms, err := ev.Evaluate(context.Background(), net)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ms.String() != fmt.Sprintf("knn_top1 %.2f%%  knn_top5 %.2f%%", 100*want.Top1, 100*want.Top5) {
+		t.Errorf("Evaluate = %v, want the accuracies of %v", ms, want)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := ev.Evaluate(ctx, net); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled Evaluate returned %v", err)
 	}
 
 	mixed := ruleImages("x", 2, 3, 6, 6, 4)
@@ -356,7 +371,7 @@ func TestEvaluator(t *testing.T) {
 		{"test images", Evaluator{Train: train, Test: mixed}, "image 1 has shape 3x5x5, image 0 3x6x6 (test set)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := tc.ev.Evaluate(net)
+			_, err := tc.ev.Evaluate(context.Background(), net)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want it to contain %q", err, tc.want)
 			}

@@ -79,12 +79,12 @@ func BenchmarkStep(b *testing.B) {
 				views = append(views, x)
 			}
 			loss := m.Loss(views)
-			prog, err := nn.Compile(g, loss, m.Trainable())
+			prog, err := nn.Compile(g, loss, m.Parts().Trainable())
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer prog.Close()
-			opt, err := ssl.NewOptimizer(m, func(ps []*nn.Param) optim.Optimizer { return optim.NewSGD(ps, optim.SimSiamSGD) })
+			opt, err := m.Parts().NewOptimizer(func(ps []*nn.Param) optim.Optimizer { return optim.NewSGD(ps, optim.SimSiamSGD) })
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -5,9 +5,11 @@ import (
 
 	G "gorgonia.org/gorgonia"
 
+	"github.com/disiam/disiam/augment"
 	"github.com/disiam/disiam/backbone"
 	"github.com/disiam/disiam/nn"
 	"github.com/disiam/disiam/optim"
+	"github.com/disiam/disiam/train"
 )
 
 // DefaultBaseMomentum is the base τ of the EMA target's momentum schedule
@@ -91,26 +93,20 @@ func (m *BYOL) Start() {
 
 // Parts implements Method: backbone, projection_head, prediction_head
 // (trainable), backbone_momentum, projection_head_momentum (EMA).
-func (m *BYOL) Parts() []Part {
-	return []Part{
-		{"backbone.", m.Backbone, true}, {"", m.Projector, true}, {"", m.Predictor, true},
-		{"backbone_momentum.", m.TargetBackbone, false}, {"", m.TargetProjector, false},
+func (m *BYOL) Parts() train.Parts {
+	return train.Parts{
+		{Prefix: "backbone.", Module: m.Backbone, Trainable: true},
+		{Module: m.Projector, Trainable: true},
+		{Module: m.Predictor, Trainable: true},
+		{Prefix: "backbone_momentum.", Module: m.TargetBackbone, Trainable: false},
+		{Module: m.TargetProjector, Trainable: false},
 	}
 }
-
-// Params implements nn.Module.
-func (m *BYOL) Params() []*nn.Param { return partsParams(m.Parts()) }
-
-// SetTraining implements nn.Module.
-func (m *BYOL) SetTraining(t bool) { partsSetTraining(m.Parts(), t) }
-
-// Trainable implements Method: the online parts.
-func (m *BYOL) Trainable() []*nn.Param { return partsTrainable(m.Parts()) }
 
 // Encoder implements Method: the online backbone.
 func (m *BYOL) Encoder() backbone.Backbone { return m.Backbone }
 
-// AfterStep implements Method: the EMA update of the target network with
+// AfterStep implements Stepper: the EMA update of the target network with
 // τ_step (Algorithm 2 line 11).
 func (m *BYOL) AfterStep(step, total int) {
 	m.ema.update(momentum(m.BaseMomentum, step, total),
@@ -144,4 +140,9 @@ func mustCopy(who string, dst, src nn.Module) {
 	if err := CopyWeights(dst, src); err != nil {
 		panic(fmt.Sprintf("ssl: %s: target and online networks differ: %v", who, err))
 	}
+}
+
+// DefaultViews implements ViewsProvider: BYOL's two asymmetric views.
+func (m *BYOL) DefaultViews(size int, norm augment.Normalize) augment.Views {
+	return augment.BYOLViews(size, norm)
 }

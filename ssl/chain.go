@@ -5,8 +5,9 @@ import (
 
 	G "gorgonia.org/gorgonia"
 
+	"github.com/disiam/disiam/augment"
 	"github.com/disiam/disiam/backbone"
-	"github.com/disiam/disiam/nn"
+	"github.com/disiam/disiam/train"
 )
 
 // Chaining (thesis Section 3.5) trains the encoder first with a
@@ -166,28 +167,29 @@ func (m *SoftChain) Mix() (contrastive, negativeFree float64) {
 }
 
 // Parts implements Method.
-func (m *SoftChain) Parts() []Part {
-	ps := []Part{{"backbone.", m.Backbone, true}, {"", m.ContrastiveProjector, true}, {"", m.Projector, true}, {"", m.Predictor, true}}
+func (m *SoftChain) Parts() train.Parts {
+	ps := train.Parts{
+		{Prefix: "backbone.", Module: m.Backbone, Trainable: true},
+		{Module: m.ContrastiveProjector, Trainable: true},
+		{Module: m.Projector, Trainable: true},
+		{Module: m.Predictor, Trainable: true},
+	}
 	if m.Assistant != nil {
-		ps = append(ps, Part{"assistant_backbone.", m.Assistant, true}, Part{"", m.AssistantProjector, true}, Part{"", m.AssistantPredictor, true})
+		ps = append(ps,
+			Part{Prefix: "assistant_backbone.", Module: m.Assistant, Trainable: true},
+			Part{Module: m.AssistantProjector, Trainable: true},
+			Part{Module: m.AssistantPredictor, Trainable: true})
 	}
 	return ps
 }
 
-// Params implements nn.Module.
-func (m *SoftChain) Params() []*nn.Param { return partsParams(m.Parts()) }
-
-// SetTraining implements nn.Module.
-func (m *SoftChain) SetTraining(t bool) { partsSetTraining(m.Parts(), t) }
-
-// Trainable implements Method: every part.
-func (m *SoftChain) Trainable() []*nn.Param { return partsTrainable(m.Parts()) }
-
 // Encoder implements Method.
 func (m *SoftChain) Encoder() backbone.Backbone { return m.Backbone }
 
-// AfterStep implements Method (no EMA).
-func (m *SoftChain) AfterStep(step, total int) {}
-
 // Monitor implements Monitored: the negative-free projection of view 1.
 func (m *SoftChain) Monitor() *G.Node { return m.monitor }
+
+// DefaultViews implements ViewsProvider: SimCLR's views (see SimCLR).
+func (m *SoftChain) DefaultViews(size int, norm augment.Normalize) augment.Views {
+	return simCLRViews(size, norm)
+}

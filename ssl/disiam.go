@@ -4,7 +4,7 @@ import (
 	G "gorgonia.org/gorgonia"
 
 	"github.com/disiam/disiam/backbone"
-	"github.com/disiam/disiam/nn"
+	"github.com/disiam/disiam/train"
 )
 
 // DefaultDiSiamPlusViews is the number of views of DiSiam+ when none is
@@ -113,27 +113,19 @@ func (m *DiSiam) Loss(views []*G.Node) *G.Node {
 
 // Parts implements Method: online and assistant networks and heads, all
 // trainable.
-func (m *DiSiam) Parts() []Part {
-	return []Part{
-		{"backbone.", m.Online, true}, {"", m.OnlineProjector, true}, {"", m.OnlinePredictor, true},
-		{"assistant_backbone.", m.Assistant, true}, {"", m.AssistantProjector, true}, {"", m.AssistantPredictor, true},
+func (m *DiSiam) Parts() train.Parts {
+	return train.Parts{
+		{Prefix: "backbone.", Module: m.Online, Trainable: true},
+		{Module: m.OnlineProjector, Trainable: true},
+		{Module: m.OnlinePredictor, Trainable: true},
+		{Prefix: "assistant_backbone.", Module: m.Assistant, Trainable: true},
+		{Module: m.AssistantProjector, Trainable: true},
+		{Module: m.AssistantPredictor, Trainable: true},
 	}
 }
 
-// Params implements nn.Module.
-func (m *DiSiam) Params() []*nn.Param { return partsParams(m.Parts()) }
-
-// SetTraining implements nn.Module.
-func (m *DiSiam) SetTraining(t bool) { partsSetTraining(m.Parts(), t) }
-
-// Trainable implements Method: every part.
-func (m *DiSiam) Trainable() []*nn.Param { return partsTrainable(m.Parts()) }
-
 // Encoder implements Method: the online backbone.
 func (m *DiSiam) Encoder() backbone.Backbone { return m.Online }
-
-// AfterStep implements Method (weight sharing, no EMA).
-func (m *DiSiam) AfterStep(step, total int) {}
 
 // Monitor implements Monitored: the online z_1.
 func (m *DiSiam) Monitor() *G.Node { return m.monitor }

@@ -3,8 +3,10 @@ package ssl
 import (
 	G "gorgonia.org/gorgonia"
 
+	"github.com/disiam/disiam/augment"
 	"github.com/disiam/disiam/backbone"
 	"github.com/disiam/disiam/nn"
+	"github.com/disiam/disiam/train"
 )
 
 // DYOL is DYOL (thesis Section 3.1.5, Algorithm 5): BYOL with dynamic
@@ -97,27 +99,23 @@ func (m *DYOL) Start() {
 
 // Parts implements Method: online and assistant networks and heads
 // (trainable), target backbone and projector (EMA).
-func (m *DYOL) Parts() []Part {
-	return []Part{
-		{"backbone.", m.Online, true}, {"", m.OnlineProjector, true}, {"", m.OnlinePredictor, true},
-		{"assistant_backbone.", m.Assistant, true}, {"", m.AssistantProjector, true}, {"", m.AssistantPredictor, true},
-		{"target_backbone.", m.Target, false}, {"", m.TargetProjector, false},
+func (m *DYOL) Parts() train.Parts {
+	return train.Parts{
+		{Prefix: "backbone.", Module: m.Online, Trainable: true},
+		{Module: m.OnlineProjector, Trainable: true},
+		{Module: m.OnlinePredictor, Trainable: true},
+		{Prefix: "assistant_backbone.", Module: m.Assistant, Trainable: true},
+		{Module: m.AssistantProjector, Trainable: true},
+		{Module: m.AssistantPredictor, Trainable: true},
+		{Prefix: "target_backbone.", Module: m.Target, Trainable: false},
+		{Module: m.TargetProjector, Trainable: false},
 	}
 }
-
-// Params implements nn.Module.
-func (m *DYOL) Params() []*nn.Param { return partsParams(m.Parts()) }
-
-// SetTraining implements nn.Module.
-func (m *DYOL) SetTraining(t bool) { partsSetTraining(m.Parts(), t) }
-
-// Trainable implements Method: online and assistant parts.
-func (m *DYOL) Trainable() []*nn.Param { return partsTrainable(m.Parts()) }
 
 // Encoder implements Method: the online backbone.
 func (m *DYOL) Encoder() backbone.Backbone { return m.Online }
 
-// AfterStep implements Method: the EMA update ζ ← τζ + (1-τ)ψ.
+// AfterStep implements Stepper: the EMA update ζ ← τζ + (1-τ)ψ.
 func (m *DYOL) AfterStep(step, total int) {
 	m.ema.update(momentum(m.BaseMomentum, step, total),
 		[]nn.Module{m.Target, m.TargetProjector}, []nn.Module{m.Assistant, m.AssistantProjector})
@@ -125,3 +123,8 @@ func (m *DYOL) AfterStep(step, total int) {
 
 // Monitor implements Monitored: the online z_1.
 func (m *DYOL) Monitor() *G.Node { return m.monitor }
+
+// DefaultViews implements ViewsProvider: BYOL's two asymmetric views.
+func (m *DYOL) DefaultViews(size int, norm augment.Normalize) augment.Views {
+	return augment.BYOLViews(size, norm)
+}

@@ -8,6 +8,7 @@ import (
 	"github.com/disiam/disiam/backbone"
 	"github.com/disiam/disiam/dataset"
 	"github.com/disiam/disiam/ssl"
+	"github.com/disiam/disiam/train"
 )
 
 // DiSiam assembled from its parts: an EfficientNet-B0 online network and a
@@ -48,14 +49,19 @@ func ExampleDiSiam() {
 // optimizer and schedule (thesis Section 4.3), and records every epoch.
 func ExampleTrainer() {
 	cfg := dataset.SyntheticConfig{Train: 32, Test: 16}
-	train := dataset.Synthetic(cfg, dataset.Train)
+	trainSet := dataset.Synthetic(cfg, dataset.Train)
 	bb, _ := backbone.New("resnet18", backbone.Config{Seed: 1})
 	trainer := &ssl.Trainer{
 		Stages: []ssl.Stage{
 			{Method: ssl.NewSimCLR(bb, 1), Epochs: 1},
 			{Method: ssl.NewSimSiam(bb, 2), Epochs: 1},
 		},
-		Data: train, Norm: augment.CIFAR10Norm, Batch: 16, Seed: 1,
+		Data: trainSet,
+		Norm: augment.CIFAR10Norm,
+		Config: train.Config{
+			Batch: 16,
+			Seed:  1,
+		},
 	}
 	history, err := trainer.Run(context.Background())
 	if err != nil {
@@ -63,7 +69,7 @@ func ExampleTrainer() {
 		return
 	}
 	for _, e := range history.Epochs {
-		fmt.Printf("epoch %d: stage %d (%s), %d steps, lr %.4f\n", e.Epoch, e.Stage, e.Method, e.Steps, e.LR)
+		fmt.Printf("epoch %d: stage %d (%s), %d steps, lr %.4f\n", e.Epoch, e.Stage, e.Name, e.Steps, e.LR)
 	}
 	// Output:
 	// epoch 1: stage 0 (simclr), 2 steps, lr 0.3000

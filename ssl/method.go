@@ -6,21 +6,20 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/disiam/disiam/augment"
 	"github.com/disiam/disiam/backbone"
 	"github.com/disiam/disiam/nn"
+	"github.com/disiam/disiam/train"
 )
 
 // Method is one self-supervised algorithm over one or more networks: a
 // composition of backbones, heads and a loss (SimCLR, BYOL, SimSiam,
 // FastSiam, DYOL, DiSiam, DiSiam+, SoftChain, or a user's own). The
-// Trainer drives it: it builds the graph once with Loss, compiles it with
-// the Trainable parameters, and calls AfterStep after every optimizer step.
+// Trainer builds the graph once per stage with Loss, compiles it with the
+// trainable parameters of Parts, and trains it with the shared loop of
+// package train. What a method does beyond this is optional: Starter,
+// Stepper, Scheduled, Monitored, RecipeProvider and ViewsProvider.
 type Method interface {
-	// Params lists every parameter and buffer of every part (EMA targets
-	// included), in Parts order, with the names the parts give them; the
-	// method's state_dict keys are Part.Prefix + Name (see StateDict).
-	// SetTraining switches all parts between Train and Eval mode.
-	nn.Module
 	// Name is the method's name as the command line spells it: "simclr",
 	// "byol", "simsiam", "fastsiam", "dyol", "disiam", "disiam+".
 	Name() string
@@ -32,36 +31,18 @@ type Method interface {
 	// graph) and returns the scalar loss. Call it once per graph.
 	Loss(views []*G.Node) *G.Node
 	// Parts lists the method's networks and heads with their state_dict
-	// prefixes, the way a PyTorch model holds them as attributes.
-	Parts() []Part
-	// Trainable returns the parameters gradient descent updates: the
-	// trainable parameters of the parts whose Trainable flag is set
-	// (online and assistant networks and their heads), never an EMA
-	// target's.
-	Trainable() []*nn.Param
+	// prefixes, the way a PyTorch model holds them as attributes; a
+	// part's Trainable flag is false for networks gradient descent never
+	// updates (EMA targets). Parts is an nn.Module: Parts().Params(),
+	// Parts().SetTraining and Parts().Trainable() are the method's.
+	Parts() train.Parts
 	// Encoder is the backbone the method trains and outputs: the online
 	// one.
 	Encoder() backbone.Backbone
-	// AfterStep is called after each optimizer step, with the step number
-	// (from 0) and the total number of steps of the run; BYOL and DYOL
-	// move their EMA targets there, with the momentum schedule at step.
-	AfterStep(step, total int)
 }
 
-// Part is one named network or head of a Method.
-type Part struct {
-	// Prefix is prepended to the module's parameter names to form the
-	// method's state_dict keys: "backbone." for the online backbone (whose
-	// own names are torchvision's, "conv1.weight"), "assistant_backbone."
-	// for DiSiam's assistant, "" for heads, whose names already begin with
-	// their attribute name ("projection_head.layers.0.weight").
-	Prefix string
-	Module nn.Module
-	// Trainable is false for networks that gradient descent never updates
-	// (the EMA targets of BYOL and DYOL): their parameters are saved with
-	// the method but given to no optimizer.
-	Trainable bool
-}
+// Part is one named network or head of a Method (train.Part).
+type Part = train.Part
 
 // Starter is implemented by methods that must prepare state when a
 // training stage begins, after earlier stages may have changed shared
@@ -69,9 +50,12 @@ type Part struct {
 // target, as lightly's deepcopy does when the model is built. The Trainer
 // calls Start before a stage's first step, but not when it resumes a stage
 // from a checkpoint.
-type Starter interface {
-	Start()
-}
+type Starter = train.Starter
+
+// Stepper is implemented by methods with state to update after each
+// optimizer step: BYOL and DYOL move their EMA targets there, with the
+// momentum schedule at step (from 0) of the stage's total.
+type Stepper = train.AfterStepper
 
 // Monitored is implemented by methods that expose the embedding the
 // collapse monitor watches: Monitor returns the online projection of the
@@ -79,6 +63,14 @@ type Starter interface {
 // after each run of the compiled graph.
 type Monitored interface {
 	Monitor() *G.Node
+}
+
+// ViewsProvider is implemented by methods that choose their own
+// augmentations: DefaultViews returns Views() per-view transforms for
+// images of side size, ending with norm. Methods without it train with
+// Views() copies of SimSiam's view.
+type ViewsProvider interface {
+	DefaultViews(size int, norm augment.Normalize) augment.Views
 }
 
 // Method names, as Method.Name returns them.
@@ -92,78 +84,6 @@ const (
 	NameDiSiamPlus = "disiam+"
 	NameSoftChain  = "softchain"
 )
-
-// partsParams returns the parameters of parts in order. A module that
-// appears in several parts (a backbone shared by the two objectives of a
-// SoftChain) is listed once.
-func partsParams(parts []Part) []*nn.Param {
-	var out []*nn.Param
-	seen := map[*nn.Param]bool{}
-	for _, pt := range parts {
-		for _, p := range pt.Module.Params() {
-			if !seen[p] {
-				seen[p] = true
-				out = append(out, p)
-			}
-		}
-	}
-	return out
-}
-
-// partsTrainable returns the trainable parameters of the trainable parts.
-func partsTrainable(parts []Part) []*nn.Param {
-	var out []*nn.Param
-	seen := map[*nn.Param]bool{}
-	for _, pt := range parts {
-		if !pt.Trainable {
-			continue
-		}
-		for _, p := range pt.Module.Params() {
-			if p.Trainable && !seen[p] {
-				seen[p] = true
-				out = append(out, p)
-			}
-		}
-	}
-	return out
-}
-
-func partsSetTraining(parts []Part, training bool) {
-	for _, pt := range parts {
-		pt.Module.SetTraining(training)
-	}
-}
-
-// keyedParam is one parameter of a method with its state_dict key.
-type keyedParam struct {
-	key   string
-	p     *nn.Param
-	part  int
-	train bool // in Trainable()
-}
-
-// keyed lists the parameters of a method's parts with their state_dict
-// keys, each parameter once, and checks that the keys are unique.
-func keyed(parts []Part) ([]keyedParam, error) {
-	var out []keyedParam
-	seen := map[*nn.Param]bool{}
-	keys := map[string]bool{}
-	for i, pt := range parts {
-		for _, p := range pt.Module.Params() {
-			if seen[p] {
-				continue
-			}
-			seen[p] = true
-			k := pt.Prefix + p.Name
-			if keys[k] {
-				return nil, fmt.Errorf("ssl: two parameters with state_dict key %q (give the parts distinct prefixes or head names)", k)
-			}
-			keys[k] = true
-			out = append(out, keyedParam{key: k, p: p, part: i, train: pt.Trainable && p.Trainable})
-		}
-	}
-	return out, nil
-}
 
 // checkViews panics unless views holds m.Views() nodes of rank 4 with
 // equal shapes (a programmer mistake).

@@ -140,7 +140,7 @@ func TestMethods(t *testing.T) {
 			if s := mon.Shape(); len(s) != 2 || s[0] != batch {
 				t.Errorf("monitored projection %v, want [%d, D]", s, batch)
 			}
-			prog, err := nn.Compile(g, loss, m.Trainable())
+			prog, err := nn.Compile(g, loss, m.Parts().Trainable())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -153,14 +153,14 @@ func TestMethods(t *testing.T) {
 			}
 
 			// Trainable: the trainable parts' weights, never an EMA target's.
-			sd, err := ssl.StateDict(m)
+			sd, err := m.Parts().StateDict()
 			if err != nil {
 				t.Fatal(err)
 			}
-			if sd.Len() != len(m.Params()) {
-				t.Errorf("state dict has %d tensors, Params %d", sd.Len(), len(m.Params()))
+			if sd.Len() != len(m.Parts().Params()) {
+				t.Errorf("state dict has %d tensors, Params %d", sd.Len(), len(m.Parts().Params()))
 			}
-			train := inSet(m.Trainable())
+			train := inSet(m.Parts().Trainable())
 			isTarget := map[*nn.Param]bool{}
 			for _, pt := range m.Parts() {
 				target := false
@@ -175,7 +175,7 @@ func TestMethods(t *testing.T) {
 				}
 			}
 			nTargets := 0
-			for _, p := range m.Params() {
+			for _, p := range m.Parts().Params() {
 				switch {
 				case isTarget[p]:
 					nTargets++
@@ -196,7 +196,7 @@ func TestMethods(t *testing.T) {
 			}
 			// Every trainable weight but the backbones' classifiers gets a
 			// non-zero gradient.
-			for _, p := range m.Trainable() {
+			for _, p := range m.Parts().Trainable() {
 				classifier := strings.Contains(p.Name, "fc.")
 				if classifier != (p.Grad == nil) {
 					t.Errorf("%s: gradient %v", p.Name, p.Grad != nil)
@@ -324,7 +324,7 @@ func TestTargetsGetNoGradient(t *testing.T) {
 			if s, ok := tc.m.(*ssl.SimSiam); ok {
 				s.Projector, s.Predictor = tSimSiamHeads("", 16)
 			}
-			params := tc.m.Trainable()
+			params := tc.m.Parts().Trainable()
 			g := G.NewGraph()
 			got := gradients(t, g, tc.m.Loss(viewInputs(g, tc.m.Views(), batch, side)), params)
 			g2 := G.NewGraph()
@@ -442,7 +442,7 @@ func TestSoftChainMix(t *testing.T) {
 
 func TestStateDictKeys(t *testing.T) {
 	m := ssl.NewDiSiam(newTiny(1, 8, 16), newTiny(2, 8, 16), 1) // same architecture, same names
-	sd, err := ssl.StateDict(m)
+	sd, err := m.Parts().StateDict()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -454,26 +454,26 @@ func TestStateDictKeys(t *testing.T) {
 	}
 	// Load round trip into a fresh method with other weights.
 	m2 := ssl.NewDiSiam(newTiny(3, 8, 16), newTiny(4, 8, 16), 9)
-	if err := ssl.LoadStateDict(m2, sd); err != nil {
+	if err := m2.Parts().LoadStateDict(sd); err != nil {
 		t.Fatal(err)
 	}
-	for i, p := range m2.Params() {
-		if p.Value.Dtype() == tensor.Float32 && maxRelDiff(m.Params()[i].Data(), p.Data()) != 0 {
+	for i, p := range m2.Parts().Params() {
+		if p.Value.Dtype() == tensor.Float32 && maxRelDiff(m.Parts().Params()[i].Data(), p.Data()) != 0 {
 			t.Fatalf("%s not loaded", p.Name)
 		}
 	}
 	// Strict: a method with other parts does not load.
-	if err := ssl.LoadStateDict(ssl.NewSimSiam(newTiny(1, 8, 16), 1), sd); err == nil {
+	if err := ssl.NewSimSiam(newTiny(1, 8, 16), 1).Parts().LoadStateDict(sd); err == nil {
 		t.Error("loading DiSiam weights into SimSiam succeeded")
 	}
 	// Duplicate keys are reported.
 	dup := &ssl.DiSiam{Online: newTiny(1, 8, 16), Assistant: newTiny(2, 8, 16), M: 2}
 	dup.OnlineProjector, dup.OnlinePredictor = tSimSiamHeads("", 16)
 	dup.AssistantProjector, dup.AssistantPredictor = tSimSiamHeads("", 16)
-	if _, err := ssl.StateDict(dup); err == nil || !strings.Contains(err.Error(), "projection_head") {
+	if _, err := dup.Parts().StateDict(); err == nil || !strings.Contains(err.Error(), "projection_head") {
 		t.Errorf("duplicate head names: err = %v", err)
 	}
-	if _, err := ssl.NewOptimizer(dup, func(ps []*nn.Param) optim.Optimizer { return optim.NewSGD(ps, optim.SimSiamSGD) }); err == nil {
+	if _, err := dup.Parts().NewOptimizer(func(ps []*nn.Param) optim.Optimizer { return optim.NewSGD(ps, optim.SimSiamSGD) }); err == nil {
 		t.Error("NewOptimizer accepted duplicate keys")
 	}
 }
@@ -499,21 +499,21 @@ func TestNewOptimizerMatchesSGD(t *testing.T) {
 	}
 	m1, l1, g1 := build()
 	m2, l2, g2 := build()
-	opt1, err := ssl.NewOptimizer(m1, func(ps []*nn.Param) optim.Optimizer { return optim.NewSGD(ps, optim.SimSiamSGD) })
+	opt1, err := m1.Parts().NewOptimizer(func(ps []*nn.Param) optim.Optimizer { return optim.NewSGD(ps, optim.SimSiamSGD) })
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The reference: one SGD over renamed copies (names must be unique).
 	var flat []*nn.Param
-	for i, p := range m2.Trainable() {
+	for i, p := range m2.Parts().Trainable() {
 		flat = append(flat, &nn.Param{Name: fmt.Sprint(i), Value: p.Value, Trainable: true})
 	}
 	opt2 := optim.NewSGD(flat, optim.SimSiamSGD)
-	p1, err := nn.Compile(g1, l1, m1.Trainable())
+	p1, err := nn.Compile(g1, l1, m1.Parts().Trainable())
 	if err != nil {
 		t.Fatal(err)
 	}
-	p2, err := nn.Compile(g2, l2, m2.Trainable())
+	p2, err := nn.Compile(g2, l2, m2.Parts().Trainable())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -524,13 +524,13 @@ func TestNewOptimizerMatchesSGD(t *testing.T) {
 		if err := p2.Run(); err != nil {
 			t.Fatal(err)
 		}
-		for i, p := range m2.Trainable() {
+		for i, p := range m2.Parts().Trainable() {
 			flat[i].Grad = p.Grad
 		}
 		opt1.Step(0.1)
 		opt2.Step(0.1)
-		for i, p := range m1.Trainable() {
-			if d := maxRelDiff(m2.Trainable()[i].Data(), p.Data()); d != 0 {
+		for i, p := range m1.Parts().Trainable() {
+			if d := maxRelDiff(m2.Parts().Trainable()[i].Data(), p.Data()); d != 0 {
 				t.Fatalf("step %d: %s differs by %g", step, p.Name, d)
 			}
 		}

@@ -3,8 +3,11 @@ package ssl
 import (
 	G "gorgonia.org/gorgonia"
 
+	"github.com/disiam/disiam/augment"
 	"github.com/disiam/disiam/backbone"
 	"github.com/disiam/disiam/nn"
+	"github.com/disiam/disiam/optim"
+	"github.com/disiam/disiam/train"
 )
 
 // SimCLRTemperature is the NT-Xent temperature of SimCLR's CIFAR-10
@@ -59,24 +62,50 @@ func (m *SimCLR) Loss(views []*G.Node) *G.Node {
 }
 
 // Parts implements Method: backbone, projection_head.
-func (m *SimCLR) Parts() []Part {
-	return []Part{{"backbone.", m.Backbone, true}, {"", m.Projector, true}}
+func (m *SimCLR) Parts() train.Parts {
+	return train.Parts{
+		{Prefix: "backbone.", Module: m.Backbone, Trainable: true},
+		{Module: m.Projector, Trainable: true},
+	}
 }
-
-// Params implements nn.Module.
-func (m *SimCLR) Params() []*nn.Param { return partsParams(m.Parts()) }
-
-// SetTraining implements nn.Module.
-func (m *SimCLR) SetTraining(t bool) { partsSetTraining(m.Parts(), t) }
-
-// Trainable implements Method: every part.
-func (m *SimCLR) Trainable() []*nn.Param { return partsTrainable(m.Parts()) }
 
 // Encoder implements Method.
 func (m *SimCLR) Encoder() backbone.Backbone { return m.Backbone }
 
-// AfterStep implements Method (no EMA).
-func (m *SimCLR) AfterStep(step, total int) {}
-
 // Monitor implements Monitored: z_1.
 func (m *SimCLR) Monitor() *G.Node { return m.monitor }
+
+// Recipe implements RecipeProvider: LARS (momentum 0.9, weight decay
+// 1e-6, trust coefficient 0.001, BatchNorm and bias parameters excluded;
+// optim.SimCLRLARS), learning rate BaseLR·sqrt(Batch) (base 0.075), linear
+// warmup over 10 epochs then cosine decay to zero, changing once per
+// epoch (thesis Section 4.3). Runs of fewer than 20 epochs warm up over
+// half of them, so that some decay remains.
+func (m *SimCLR) Recipe(c RecipeConfig) Recipe {
+	base := c.BaseLR
+	if base == 0 {
+		base = optim.SimCLRBaseLR
+	}
+	warm := min(SimCLRWarmupEpochs, c.Epochs/2)
+	return Recipe{
+		NewOptimizer: func(ps []*nn.Param) optim.Optimizer { return optim.NewLARS(ps, optim.SimCLRLARS) },
+		Schedule: optim.PerEpoch{
+			Schedule:      optim.WarmupCosine{Base: optim.SqrtScaledLR(base, c.Batch), Warmup: warm, Steps: c.Epochs},
+			StepsPerEpoch: c.StepsPerEpoch,
+		},
+	}
+}
+
+// DefaultViews implements ViewsProvider: SimCLR's two views, with color
+// strength 0.5 at 32×32 and below (as SimCLR's CIFAR-10 runs), 1 above.
+func (m *SimCLR) DefaultViews(size int, norm augment.Normalize) augment.Views {
+	return simCLRViews(size, norm)
+}
+
+func simCLRViews(size int, norm augment.Normalize) augment.Views {
+	s := 1.0
+	if size <= 32 {
+		s = 0.5
+	}
+	return augment.MultiView(2, augment.SimCLRView(size, s, norm))
+}

@@ -4,7 +4,7 @@ import (
 	G "gorgonia.org/gorgonia"
 
 	"github.com/disiam/disiam/backbone"
-	"github.com/disiam/disiam/nn"
+	"github.com/disiam/disiam/train"
 )
 
 // SimSiam is SimSiam (Chen & He 2021; thesis Section 3.1.3, Algorithm 3):
@@ -55,24 +55,16 @@ func (m *SimSiam) Loss(views []*G.Node) *G.Node {
 }
 
 // Parts implements Method: backbone, projection_head, prediction_head.
-func (m *SimSiam) Parts() []Part {
-	return []Part{{"backbone.", m.Backbone, true}, {"", m.Projector, true}, {"", m.Predictor, true}}
+func (m *SimSiam) Parts() train.Parts {
+	return train.Parts{
+		{Prefix: "backbone.", Module: m.Backbone, Trainable: true},
+		{Module: m.Projector, Trainable: true},
+		{Module: m.Predictor, Trainable: true},
+	}
 }
-
-// Params implements nn.Module.
-func (m *SimSiam) Params() []*nn.Param { return partsParams(m.Parts()) }
-
-// SetTraining implements nn.Module.
-func (m *SimSiam) SetTraining(t bool) { partsSetTraining(m.Parts(), t) }
-
-// Trainable implements Method: every part.
-func (m *SimSiam) Trainable() []*nn.Param { return partsTrainable(m.Parts()) }
 
 // Encoder implements Method.
 func (m *SimSiam) Encoder() backbone.Backbone { return m.Backbone }
-
-// AfterStep implements Method (SimSiam has no EMA).
-func (m *SimSiam) AfterStep(step, total int) {}
 
 // Monitor implements Monitored: z_1.
 func (m *SimSiam) Monitor() *G.Node { return m.monitor }
@@ -126,24 +118,16 @@ func (m *FastSiam) Loss(views []*G.Node) *G.Node {
 }
 
 // Parts implements Method: backbone, projection_head, prediction_head.
-func (m *FastSiam) Parts() []Part {
-	return []Part{{"backbone.", m.Backbone, true}, {"", m.Projector, true}, {"", m.Predictor, true}}
+func (m *FastSiam) Parts() train.Parts {
+	return train.Parts{
+		{Prefix: "backbone.", Module: m.Backbone, Trainable: true},
+		{Module: m.Projector, Trainable: true},
+		{Module: m.Predictor, Trainable: true},
+	}
 }
-
-// Params implements nn.Module.
-func (m *FastSiam) Params() []*nn.Param { return partsParams(m.Parts()) }
-
-// SetTraining implements nn.Module.
-func (m *FastSiam) SetTraining(t bool) { partsSetTraining(m.Parts(), t) }
-
-// Trainable implements Method: every part.
-func (m *FastSiam) Trainable() []*nn.Param { return partsTrainable(m.Parts()) }
 
 // Encoder implements Method.
 func (m *FastSiam) Encoder() backbone.Backbone { return m.Backbone }
-
-// AfterStep implements Method (no EMA).
-func (m *FastSiam) AfterStep(step, total int) {}
 
 // Monitor implements Monitored: z_1.
 func (m *FastSiam) Monitor() *G.Node { return m.monitor }

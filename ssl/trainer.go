@@ -4,29 +4,28 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math"
-	"path/filepath"
-	"time"
+	"strconv"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
 	"github.com/disiam/disiam/augment"
-	"github.com/disiam/disiam/backbone"
 	"github.com/disiam/disiam/dataset"
-	"github.com/disiam/disiam/knn"
+	"github.com/disiam/disiam/eval"
 	"github.com/disiam/disiam/nn"
-	"github.com/disiam/disiam/optim"
-	"github.com/disiam/disiam/safetensors"
+	"github.com/disiam/disiam/train"
 )
 
-// Evaluator measures an encoder's representation; *knn.Evaluator (k = 200,
-// τ = 0.1, thesis Section 4.4) is the one the thesis uses. Evaluate may
-// leave the backbone in Eval mode: the Trainer switches it back.
-type Evaluator interface {
-	Evaluate(b backbone.Backbone) (knn.Result, error)
-}
+// EncoderFile is the file the Trainer writes into CheckpointDir at the
+// end of every stage: the online encoder alone, with torchvision's
+// state_dict names, what detectors and the kNN evaluation load. The
+// checkpoint itself is train.CheckpointFile.
+const EncoderFile = "encoder.safetensors"
+
+// CheckpointFile is the checkpoint the Trainer writes into CheckpointDir
+// (train.CheckpointFile): everything needed to resume.
+const CheckpointFile = train.CheckpointFile
 
 // Stage is one method trained for a number of epochs. A Trainer runs its
 // stages in order; stages whose methods share a backbone value share its
@@ -36,7 +35,7 @@ type Evaluator interface {
 type Stage struct {
 	Method Method
 	// Epochs is the stage's length, and the length of its learning-rate
-	// schedule; a Plateau rule may end it earlier.
+	// schedule; a Switch rule may end it earlier.
 	Epochs int
 	// Views are the Method.Views() per-view transforms; nil means
 	// DefaultViews for the method at the dataset's image size with
@@ -49,26 +48,31 @@ type Stage struct {
 	// thesis' default for the method).
 	BaseLR float64
 	// Switch, if not nil, ends the stage early when its metric reaches a
-	// plateau (SPEC-NOTES 10); nil runs all Epochs.
+	// plateau (train.Plateau; the thesis switches when the first method
+	// "approaches convergence" without a rule); nil runs all Epochs.
 	Switch *Plateau
 }
 
-// Trainer trains the stages of a run over a dataset: the epoch loop over
-// augmented multi-view batches (dataset.Loader), optimizer steps with the
-// stage's schedule, online kNN evaluation, a representation-collapse
-// monitor, progress and metrics, checkpoints and exact resumption. Set the
-// fields and call Run. Zero values are the documented defaults.
+// Plateau is the rule that ends a chained stage early (train.Plateau).
+type Plateau = train.Plateau
+
+// Trainer trains the stages of a run over a dataset with the shared loop
+// of package train: the epoch loop over augmented multi-view batches
+// (dataset.Loader), optimizer steps with the stage's schedule, evaluation
+// of the online encoder, a representation-collapse monitor, progress and
+// metrics, checkpoints and exact resumption. Set the fields and call Run;
+// zero values are the documented defaults. The embedded train.Config
+// holds what is not SSL-specific: Batch (required), Accumulate, Seed,
+// EvalEvery, EvalAtStart, CheckpointDir, CheckpointEvery, Resume,
+// Identity, Log, MetricsPath and the OnStep/OnEpoch hooks.
 //
-// Every step copies a batch into the graph built once per stage by
-// Method.Loss, runs forward and backward, checks that the loss is finite,
-// steps the optimizer with the scheduled learning rate and calls
-// Method.AfterStep. Results depend only on the fields (and the dataset),
-// never on timing or the number of goroutines: the loader draws every
-// augmentation from (Seed, epoch, image), the kernels are deterministic,
-// and resuming from a checkpoint restores every piece of state (weights,
-// BatchNorm statistics, optimizer buffers, EMA targets, step counters,
-// dropout and stochastic-depth counters), so a resumed run computes the
-// same losses as an uninterrupted one.
+// Results depend only on the fields (and the dataset), never on timing or
+// the number of goroutines: the loader draws every augmentation from
+// (Seed, epoch, image), the kernels are deterministic, and resuming from a
+// checkpoint restores every piece of state (weights, BatchNorm
+// statistics, optimizer buffers, EMA targets, step counters, dropout and
+// stochastic-depth counters), so a resumed run computes the same losses
+// as an uninterrupted one.
 type Trainer struct {
 	// Stages run in order; at least one.
 	Stages []Stage
@@ -77,85 +81,25 @@ type Trainer struct {
 	// Norm is the normalization the default views end with (e.g.
 	// augment.CIFAR10Norm); use the same in the Evaluator.
 	Norm augment.Normalize
-	// Batch is the number of images per optimizer step; required.
-	Batch int
-	// Accumulate splits each batch into Accumulate micro-batches of
-	// Batch/Accumulate images whose gradients are averaged before one
-	// optimizer step (gradient accumulation, thesis Section 4.3 for COCO);
-	// 0 or 1 means none. BatchNorm statistics and NT-Xent negatives come
-	// from each micro-batch.
-	Accumulate int
-	// Seed determines the epoch orders and augmentations (the networks'
-	// initialization is the caller's, from the seeds given to their
-	// constructors).
-	Seed uint64
 	// Workers is the loader's number of goroutines (0: GOMAXPROCS); it
 	// never changes results.
 	Workers int
+	// Evaluator measures the online encoder of the current stage every
+	// EvalEvery epochs and at the end of every stage (knn.Evaluator: the
+	// thesis' kNN accuracy); nil or EvalEvery 0 turns evaluation off.
+	Evaluator eval.Evaluator
 
-	// Evaluator measures the encoder every EvalEvery epochs (counted over
-	// all stages) and at the end of every stage; nil or EvalEvery 0 turns
-	// evaluation off. EvalAtStart also measures the initial weights.
-	Evaluator   Evaluator
-	EvalEvery   int
-	EvalAtStart bool
-
-	// CheckpointDir, if set, receives CheckpointFile every CheckpointEvery
-	// epochs (0: only at the end of each stage) and at the end of every
-	// stage, written atomically, and EncoderFile at the end of every stage.
-	CheckpointDir   string
-	CheckpointEvery int
-	// Resume continues from CheckpointDir's checkpoint if there is one
-	// (with the same Stages, Batch and Seed), else starts afresh.
-	Resume bool
-
-	// Log receives a progress line (epoch, steps, loss, learning rate,
-	// img/s, ETA) every LogInterval (0: 10 s), a summary per epoch and
-	// the evaluations; nil is silent. On a terminal the progress line is
-	// redrawn in place.
-	Log         io.Writer
-	LogInterval time.Duration
-	// MetricsPath, if set, receives one record per epoch (EpochRecord):
-	// CSV if it ends in ".csv", JSON Lines otherwise. It is rewritten from
-	// the checkpoint's history on Resume.
-	MetricsPath string
-	// AfterEpoch, if not nil, is called after each epoch once its record,
-	// evaluation and checkpoint are done; an error it returns stops
-	// training and is returned by Run (custom logging, early stopping).
-	AfterEpoch func(EpochRecord) error
+	train.Config
 }
 
-// DivergedError reports a non-finite loss: training stopped.
-type DivergedError struct {
-	Stage  int
-	Method string
-	// Epoch (from 1, over all stages) and Step (the stage's optimizer
-	// step, from 0) locate the batch; Loss is the value.
-	Epoch, Step int
-	Loss        float64
-}
-
-func (e *DivergedError) Error() string {
-	return fmt.Sprintf("ssl: %s diverged: loss %v at epoch %d, step %d (stage %d); try a lower learning rate",
-		e.Method, e.Loss, e.Epoch, e.Step, e.Stage)
-}
-
-// DefaultViews returns the augmentations the thesis trains each method
-// with (Section 4.3): SimCLR's views for SimCLR and SoftChain (color
-// strength 0.5 at 32×32 and below, as SimCLR's CIFAR-10 runs, 1 above),
-// BYOL's two asymmetric views for BYOL and DYOL, and Views() copies of
-// SimSiam's view for SimSiam, FastSiam, DiSiam and DiSiam+ (and any other
-// method); each of side size, ending with norm.
+// DefaultViews returns the augmentations the thesis trains m with
+// (Section 4.3) for images of side size, ending with norm: the method's
+// own if it implements ViewsProvider (SimCLR's views for SimCLR and
+// SoftChain, BYOL's two asymmetric views for BYOL and DYOL), otherwise
+// Views() copies of SimSiam's view (SimSiam, FastSiam, DiSiam, DiSiam+).
 func DefaultViews(m Method, size int, norm augment.Normalize) augment.Views {
-	switch m.(type) {
-	case *SimCLR, *SoftChain:
-		s := 1.0
-		if size <= 32 {
-			s = 0.5
-		}
-		return augment.MultiView(m.Views(), augment.SimCLRView(size, s, norm))
-	case *BYOL, *DYOL:
-		return augment.BYOLViews(size, norm)
+	if p, ok := m.(ViewsProvider); ok {
+		return p.DefaultViews(size, norm)
 	}
 	return augment.MultiView(m.Views(), augment.SimSiamView(size, norm))
 }
@@ -169,391 +113,183 @@ func (t *Trainer) StepsPerEpoch() int {
 	return t.Data.Len() / t.Batch
 }
 
-func (t *Trainer) validate() error {
+// Loop returns the train.Loop that Run runs: one train.Stage per Stage,
+// each with its loader, objective, recipe, evaluator and encoder export.
+// Use it to run the stages with further options of package train.
+func (t *Trainer) Loop() (*train.Loop, error) {
 	switch {
 	case len(t.Stages) == 0:
-		return errors.New("ssl: trainer: no stages")
+		return nil, errors.New("ssl: trainer: no stages")
 	case t.Data == nil || t.Data.Len() == 0:
-		return errors.New("ssl: trainer: no training data")
+		return nil, errors.New("ssl: trainer: no training data")
 	case t.Batch <= 0:
-		return fmt.Errorf("ssl: trainer: batch size %d", t.Batch)
+		return nil, fmt.Errorf("ssl: trainer: batch size %d", t.Batch)
 	case t.Data.Len() < t.Batch:
-		return fmt.Errorf("ssl: trainer: %d images make no batch of %d", t.Data.Len(), t.Batch)
-	case t.Accumulate < 0 || (t.Accumulate > 1 && t.Batch%t.Accumulate != 0):
-		return fmt.Errorf("ssl: trainer: batch %d cannot be split into %d micro-batches", t.Batch, t.Accumulate)
-	case t.EvalEvery < 0 || t.CheckpointEvery < 0:
-		return fmt.Errorf("ssl: trainer: EvalEvery %d, CheckpointEvery %d", t.EvalEvery, t.CheckpointEvery)
-	case t.Resume && t.CheckpointDir == "":
-		return errors.New("ssl: trainer: Resume needs a CheckpointDir")
+		return nil, fmt.Errorf("ssl: trainer: %d images make no batch of %d", t.Data.Len(), t.Batch)
 	}
+	l := &train.Loop{Config: t.Config}
+	l.Identity = map[string]string{}
+	for k, v := range t.Identity {
+		l.Identity[k] = v
+	}
+	img := t.Data.Image(0)
+	l.Identity["data.images"] = fmt.Sprintf("%d of %dx%dx%d", t.Data.Len(), img.C, img.H, img.W)
 	for i, s := range t.Stages {
 		if s.Method == nil || s.Epochs <= 0 {
-			return fmt.Errorf("ssl: trainer: stage %d: needs a Method and Epochs > 0", i)
+			return nil, fmt.Errorf("ssl: trainer: stage %d: needs a Method and Epochs > 0", i)
 		}
-		if s.Views != nil && len(s.Views) != s.Method.Views() {
-			return fmt.Errorf("ssl: trainer: stage %d: %d view transforms for %s, which takes %d views", i, len(s.Views), s.Method.Name(), s.Method.Views())
+		m := s.Method
+		views := s.Views
+		if views == nil {
+			views = DefaultViews(m, img.H, t.Norm)
+		} else if len(views) != m.Views() {
+			return nil, fmt.Errorf("ssl: trainer: stage %d: %d view transforms for %s, which takes %d views", i, len(views), m.Name(), m.Views())
 		}
-		if err := s.Switch.validate(); err != nil {
-			return fmt.Errorf("ssl: trainer: stage %d: %w", i, err)
+		loader, err := dataset.NewLoader(t.Data, dataset.LoaderConfig{
+			BatchSize: t.Batch, Views: views, Shuffle: true, DropLast: true, Seed: t.Seed, Workers: t.Workers,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("ssl: trainer: stage %d: %w", i, err)
 		}
-		if s.Switch != nil && s.Switch.Metric == PlateauKNN && !t.evaluates() {
-			return fmt.Errorf("ssl: trainer: stage %d: a kNN plateau rule needs an Evaluator and EvalEvery > 0", i)
+		recipe := s.Recipe
+		if recipe == nil {
+			rc := DefaultRecipe(m, RecipeConfig{Batch: t.Batch, Epochs: s.Epochs, StepsPerEpoch: loader.Len(), BaseLR: s.BaseLR})
+			recipe = &rc
+		} else {
+			l.Identity["stage"+strconv.Itoa(i)+".recipe"] = "custom"
 		}
-		if _, err := keyed(s.Method.Parts()); err != nil {
-			return fmt.Errorf("ssl: trainer: stage %d: %w", i, err)
+		if s.BaseLR != 0 {
+			l.Identity["stage"+strconv.Itoa(i)+".base_lr"] = strconv.FormatFloat(s.BaseLR, 'g', -1, 64)
 		}
+		st := train.Stage{
+			Name: m.Name(), Parts: m.Parts(), Epochs: s.Epochs, Recipe: *recipe, Switch: s.Switch,
+			Objective: &objective{m: m, shapes: loader.Shapes()},
+			Data:      loaderData{loader},
+			Exports:   []train.Export{{File: EncoderFile, Module: m.Encoder()}},
+		}
+		if t.Evaluator != nil {
+			ev, enc := t.Evaluator, m.Encoder()
+			st.Evaluator = train.EvaluatorFunc(func(ctx context.Context) (eval.Metrics, error) { return ev.Evaluate(ctx, enc) })
+		}
+		l.Stages = append(l.Stages, st)
 	}
-	return nil
-}
-
-func (t *Trainer) evaluates() bool { return t.Evaluator != nil && t.EvalEvery > 0 }
-
-func (t *Trainer) accumulate() int { return max(t.Accumulate, 1) }
-
-// run is the state of one call to Run.
-type run struct {
-	t       *Trainer
-	ctx     context.Context
-	hist    *History
-	epoch   int // epochs completed over all stages
-	log     *progress
-	metrics *metricsWriter
+	if err := l.Validate(); err != nil {
+		return nil, fmt.Errorf("ssl: trainer: %w", err)
+	}
+	return l, nil
 }
 
 // Run trains the stages and returns the history; on an error the history
 // so far is returned with it. Cancelling ctx stops training between
-// batches with ctx's error.
-func (t *Trainer) Run(ctx context.Context) (*History, error) {
-	if err := t.validate(); err != nil {
+// batches with ctx's error. A non-finite loss, collapse measure or weight
+// stops training with a *train.DivergedError.
+func (t *Trainer) Run(ctx context.Context) (*train.History, error) {
+	l, err := t.Loop()
+	if err != nil {
 		return nil, err
 	}
-	r := &run{t: t, ctx: ctx, hist: &History{}, log: newProgress(t.Log, t.LogInterval)}
-	var ckpt *safetensors.File
-	var st *trainerState
-	if t.Resume {
-		var err error
-		if ckpt, st, err = readCheckpoint(t.CheckpointDir); err != nil {
-			return nil, err
-		}
-		if st != nil {
-			if err := t.checkResume(st); err != nil {
-				return nil, err
-			}
-			r.hist, r.epoch = st.History, st.Epoch
-			r.log.printf("resuming %s (stage %d) after epoch %d from %s\n", st.Method, st.Stage, st.Epoch, filepath.Join(t.CheckpointDir, CheckpointFile))
-		} else {
-			r.log.printf("no checkpoint in %s: starting afresh\n", t.CheckpointDir)
-		}
-	}
-	if t.MetricsPath != "" {
-		mw, err := newMetricsWriter(t.MetricsPath, r.hist.Epochs)
-		if err != nil {
-			return r.hist, err
-		}
-		defer mw.close()
-		r.metrics = mw
-	}
-	first := 0
-	if st != nil {
-		first = st.Stage
-	}
-	if st == nil && t.EvalAtStart && t.evaluates() {
-		if err := r.evaluate(0, t.Stages[0].Method); err != nil {
-			return r.hist, err
-		}
-	}
-	for si := first; si < len(t.Stages); si++ {
-		var resume *stageResume
-		if st != nil && si == st.Stage {
-			opt, err := restore(t.Stages[si].Method, ckpt, st)
-			if err != nil {
-				return r.hist, err
-			}
-			if st.StageDone {
-				continue // the next stage starts from the restored weights
-			}
-			resume = &stageResume{epoch: st.StageEpoch, step: st.Step, opt: opt}
-		}
-		if err := r.stage(si, resume); err != nil {
-			return r.hist, err
-		}
-	}
-	return r.hist, nil
+	return l.Run(ctx)
 }
 
-func (t *Trainer) checkResume(st *trainerState) error {
-	if st.Stage < 0 || st.Stage >= len(t.Stages) {
-		return fmt.Errorf("ssl: resume: checkpoint is at stage %d, the trainer has %d", st.Stage, len(t.Stages))
+// loaderData adapts a dataset.Loader to train.Data.
+type loaderData struct{ l *dataset.Loader }
+
+func (d loaderData) StepsPerEpoch() int { return d.l.Len() }
+func (d loaderData) Epoch(ctx context.Context, e int) train.Epoch {
+	return loaderEpoch{d.l.Epoch(ctx, e)}
+}
+
+type loaderEpoch struct{ *dataset.Epoch }
+
+func (e loaderEpoch) Next() (train.Batch, bool) {
+	b, ok := e.Epoch.Next()
+	if !ok {
+		return nil, false
 	}
-	if name := t.Stages[st.Stage].Method.Name(); name != st.Method {
-		return fmt.Errorf("ssl: resume: checkpoint holds %s for stage %d, the trainer has %s", st.Method, st.Stage, name)
+	return b, true
+}
+
+// Observed metric names of the collapse monitor (train.EpochRecord's
+// Observed): the epoch's mean CollapseStd of the monitored projection,
+// and the same times sqrt(D), about 1 for healthy outputs and 0 for
+// collapsed ones.
+const (
+	ObservedCollapseStd  = "collapse_std"
+	ObservedCollapseNorm = "collapse_std_sqrt_d"
+)
+
+// objective is a Method as a train.Objective: one input per view.
+type objective struct {
+	m       Method
+	shapes  [][3]int
+	bufs    [][]float32
+	monitor *G.Node
+}
+
+func (o *objective) Build(g *G.ExprGraph, n int) (*G.Node, error) {
+	inputs := make([]*G.Node, len(o.shapes))
+	o.bufs = make([][]float32, len(o.shapes))
+	for j, sh := range o.shapes {
+		x, d := nn.Input(g, fmt.Sprintf("view%d", j), tensor.Float32, n, sh[0], sh[1], sh[2])
+		inputs[j], o.bufs[j] = x, d.Data().([]float32)
 	}
-	if st.Batch != t.Batch || st.Seed != t.Seed {
-		return fmt.Errorf("ssl: resume: checkpoint was trained with batch %d, seed %d; the trainer has batch %d, seed %d", st.Batch, st.Seed, t.Batch, t.Seed)
+	loss := o.m.Loss(inputs)
+	o.monitor = nil
+	if mo, ok := o.m.(Monitored); ok {
+		o.monitor = mo.Monitor()
+	}
+	return loss, nil
+}
+
+func (o *objective) Feed(b train.Batch, i, k int) error {
+	db, ok := b.(*dataset.Batch)
+	if !ok {
+		return fmt.Errorf("ssl: batch of type %T", b)
+	}
+	for j, buf := range o.bufs {
+		n := len(buf)
+		if len(db.Views[j]) != n*k {
+			return fmt.Errorf("ssl: view %d holds %d values, want %d", j, len(db.Views[j]), n*k)
+		}
+		copy(buf, db.Views[j][i*n:(i+1)*n])
 	}
 	return nil
 }
 
-// stageResume is where a resumed stage continues.
-type stageResume struct {
-	epoch, step int
-	opt         map[string]*tensor.Dense
+func (o *objective) Start() {
+	if s, ok := o.m.(Starter); ok {
+		s.Start()
+	}
 }
 
-// stage runs stage si from its start or from resume.
-func (r *run) stage(si int, resume *stageResume) error {
-	t := r.t
-	s := t.Stages[si]
-	m := s.Method
-	views := s.Views
-	if views == nil {
-		img := t.Data.Image(0)
-		views = DefaultViews(m, img.H, t.Norm)
+func (o *objective) BeforeStep(step, total int) {
+	if s, ok := o.m.(Scheduled); ok {
+		s.BeforeStep(step, total)
 	}
-	loader, err := dataset.NewLoader(t.Data, dataset.LoaderConfig{
-		BatchSize: t.Batch, Views: views, Shuffle: true, DropLast: true, Seed: t.Seed, Workers: t.Workers,
-	})
+}
+
+func (o *objective) AfterStep(step, total int) {
+	if s, ok := o.m.(Stepper); ok {
+		s.AfterStep(step, total)
+	}
+}
+
+// Observe returns the collapse measure of the monitored projection (none
+// for a one-sample micro-batch).
+func (o *objective) Observe() (eval.Metrics, error) {
+	if o.monitor == nil {
+		return nil, nil
+	}
+	z, ok := o.monitor.Value().(*tensor.Dense)
+	if !ok || z.Shape()[0] < 2 {
+		return nil, nil
+	}
+	sd, err := CollapseStd(z)
 	if err != nil {
-		return fmt.Errorf("ssl: trainer: stage %d: %w", si, err)
+		return nil, fmt.Errorf("%s: %w", ObservedCollapseStd, err)
 	}
-	spe := loader.Len()
-	recipe := s.Recipe
-	if recipe == nil {
-		rc := DefaultRecipe(m, RecipeConfig{Batch: t.Batch, Epochs: s.Epochs, StepsPerEpoch: spe, BaseLR: s.BaseLR})
-		recipe = &rc
-	}
-	if recipe.NewOptimizer == nil || recipe.Schedule == nil {
-		return fmt.Errorf("ssl: trainer: stage %d: Recipe needs NewOptimizer and Schedule", si)
-	}
-
-	// The graph: one input per view, of a micro-batch.
-	acc := t.accumulate()
-	micro := t.Batch / acc
-	g := G.NewGraph()
-	inputs := make([]*G.Node, len(loader.Shapes()))
-	bufs := make([][]float32, len(inputs))
-	for j, sh := range loader.Shapes() {
-		n, d := nn.Input(g, fmt.Sprintf("view%d", j), tensor.Float32, micro, sh[0], sh[1], sh[2])
-		inputs[j], bufs[j] = n, d.Data().([]float32)
-	}
-	var loss *G.Node
-	if err := nn.Build(func() { loss = m.Loss(inputs) }); err != nil {
-		return fmt.Errorf("ssl: trainer: stage %d: building %s: %w", si, m.Name(), err)
-	}
-	var monitor *G.Node
-	if mo, ok := m.(Monitored); ok {
-		monitor = mo.Monitor()
-	}
-	prog, err := nn.Compile(g, loss, m.Trainable())
-	if err != nil {
-		return fmt.Errorf("ssl: trainer: stage %d: %w", si, err)
-	}
-	defer prog.Close()
-	opt, err := NewOptimizer(m, recipe.NewOptimizer)
-	if err != nil {
-		return fmt.Errorf("ssl: trainer: stage %d: %w", si, err)
-	}
-	var accum *optim.Accumulator
-	if acc > 1 {
-		accum = optim.NewAccumulator(m.Trainable())
-	}
-
-	startEpoch, step := 0, 0
-	if resume != nil {
-		if err := opt.LoadState(resume.opt); err != nil {
-			return fmt.Errorf("ssl: resume: %w", err)
-		}
-		startEpoch, step = resume.epoch, resume.step
-	} else if sm, ok := m.(Starter); ok {
-		sm.Start()
-	}
-	m.SetTraining(true)
-	total := s.Epochs * spe
-	r.log.printf("stage %d: %s, %d epochs of %d steps, batch %d (%d views)%s\n", si, m.Name(), s.Epochs, spe, t.Batch, len(inputs), accumText(acc, micro))
-
-	for e := startEpoch; e < s.Epochs; e++ {
-		rec, err := r.epochLoop(si, e, loader, prog, opt, accum, recipe.Schedule, inputs, bufs, monitor, &step, total)
-		if err != nil {
-			return err
-		}
-		r.epoch++
-		last := e == s.Epochs-1
-		if t.evaluates() && (r.epoch%t.EvalEvery == 0 || last) {
-			if err := r.evaluate(si, m); err != nil {
-				return err
-			}
-			ev := r.hist.Evaluations[len(r.hist.Evaluations)-1]
-			rec.KNN = &ev
-		}
-		if !last && s.Switch.reached(append(r.hist.stageValues(si, s.Switch.metric()), r.pending(rec, s.Switch)...)) {
-			rec.Switched = true
-			if rec.KNN == nil && t.evaluates() {
-				if err := r.evaluate(si, m); err != nil {
-					return err
-				}
-				ev := r.hist.Evaluations[len(r.hist.Evaluations)-1]
-				rec.KNN = &ev
-			}
-			r.log.printf("stage %d: %s plateau reached after epoch %d: switching\n", si, s.Switch.Metric, e+1)
-			last = true
-		}
-		r.hist.Epochs = append(r.hist.Epochs, rec)
-		r.log.epochSummary(rec, s.Epochs)
-		if r.metrics != nil {
-			if err := r.metrics.write(rec); err != nil {
-				return err
-			}
-		}
-		if t.CheckpointDir != "" && (last || (t.CheckpointEvery > 0 && r.epoch%t.CheckpointEvery == 0)) {
-			st := trainerState{Stage: si, Method: m.Name(), StageEpoch: e + 1, StageDone: last, Step: step,
-				Epoch: r.epoch, Seed: t.Seed, Batch: t.Batch, History: r.hist}
-			if err := writeCheckpoint(t.CheckpointDir, m, opt, st); err != nil {
-				return err
-			}
-			if last {
-				if err := safetensors.SaveModule(filepath.Join(t.CheckpointDir, EncoderFile), m.Encoder()); err != nil {
-					return fmt.Errorf("ssl: trainer: %w", err)
-				}
-			}
-		}
-		if t.AfterEpoch != nil {
-			if err := t.AfterEpoch(rec); err != nil {
-				return err
-			}
-		}
-		if last {
-			break
-		}
-	}
-	return nil
-}
-
-func accumText(acc, micro int) string {
-	if acc == 1 {
-		return ""
-	}
-	return fmt.Sprintf(", accumulated over %d micro-batches of %d", acc, micro)
-}
-
-// metric returns the rule's metric (PlateauKNN for a nil rule).
-func (p *Plateau) metric() PlateauMetric {
-	if p == nil {
-		return PlateauKNN
-	}
-	return p.Metric
-}
-
-// pending returns the values of the epoch record not yet in the history
-// that the rule watches: its loss for PlateauLoss (kNN evaluations are
-// already recorded).
-func (r *run) pending(rec EpochRecord, p *Plateau) []float64 {
-	if p != nil && p.Metric == PlateauLoss {
-		return []float64{-rec.Loss}
-	}
-	return nil
-}
-
-// evaluate measures the encoder of m and records it.
-func (r *run) evaluate(stage int, m Method) error {
-	start := time.Now()
-	res, err := r.t.Evaluator.Evaluate(m.Encoder())
-	m.SetTraining(true)
-	if err != nil {
-		return fmt.Errorf("ssl: trainer: evaluation after epoch %d: %w", r.epoch, err)
-	}
-	ev := Evaluation{Epoch: r.epoch, Stage: stage, Top1: res.Top1, Top5: res.Top5}
-	r.hist.Evaluations = append(r.hist.Evaluations, ev)
-	maxText := ""
-	if best, _, ok := r.hist.MaxTop1(); ok {
-		maxText = fmt.Sprintf("max %.2f%%, ", 100*best)
-	}
-	r.log.printf("knn after epoch %d: top-1 %.2f%%  top-5 %.2f%%  (%s%.1fs)\n", r.epoch, 100*res.Top1, 100*res.Top5, maxText, time.Since(start).Seconds())
-	return nil
-}
-
-// epochLoop runs one epoch (stage epoch e) and returns its record.
-func (r *run) epochLoop(si, e int, loader *dataset.Loader, prog *nn.Program, opt optim.Optimizer, accum *optim.Accumulator,
-	sched optim.Schedule, inputs []*G.Node, bufs [][]float32, monitor *G.Node, step *int, total int) (EpochRecord, error) {
-	t := r.t
-	m := t.Stages[si].Method
-	ep := loader.Epoch(r.ctx, r.epoch)
-	defer ep.Close()
-	acc := t.accumulate()
-	start := time.Now()
-	var lossSum, stdSum float64
-	var runs, stdDim int
-	var lr float64
-	spe := loader.Len()
-	images := 0
-	sm, scheduled := m.(Scheduled)
-	for b := range batches(ep) {
-		if scheduled {
-			sm.BeforeStep(*step, total)
-		}
-		for mi := range acc {
-			for j, buf := range bufs {
-				n := len(buf)
-				copy(buf, b.Views[j][mi*n:(mi+1)*n])
-			}
-			if err := prog.Run(); err != nil {
-				return EpochRecord{}, fmt.Errorf("ssl: trainer: epoch %d, step %d: %w", r.epoch+1, *step, err)
-			}
-			l := prog.Loss()
-			if !finite(l) {
-				return EpochRecord{}, &DivergedError{Stage: si, Method: m.Name(), Epoch: r.epoch + 1, Step: *step, Loss: l}
-			}
-			lossSum += l
-			runs++
-			if monitor != nil {
-				z, ok := monitor.Value().(*tensor.Dense)
-				if ok && z.Shape()[0] >= 2 {
-					sd, err := CollapseStd(z)
-					if err != nil { // the projection holds NaN or Inf
-						return EpochRecord{}, &DivergedError{Stage: si, Method: m.Name(), Epoch: r.epoch + 1, Step: *step, Loss: math.NaN()}
-					}
-					stdSum += sd
-					stdDim = z.Shape()[1]
-				}
-			}
-			if accum != nil {
-				accum.Add()
-			}
-		}
-		if accum != nil {
-			accum.Finish()
-		}
-		lr = sched.At(*step)
-		opt.Step(lr)
-		m.AfterStep(*step, total)
-		*step++
-		images += b.Size
-		r.log.step(r.epoch+1, e+1, t.Stages[si].Epochs, b.Number+1, spe, lossSum/float64(runs), lr, images, start, total-*step, t.Batch)
-	}
-	if err := ep.Err(); err != nil {
-		return EpochRecord{}, fmt.Errorf("ssl: trainer: epoch %d: %w", r.epoch+1, err)
-	}
-	if runs == 0 {
-		return EpochRecord{}, fmt.Errorf("ssl: trainer: epoch %d had no batch", r.epoch+1)
-	}
-	secs := time.Since(start).Seconds()
-	rec := EpochRecord{
-		Stage: si, Method: m.Name(), Epoch: r.epoch + 1, StageEpoch: e + 1, Steps: *step,
-		Loss: lossSum / float64(runs), LR: lr, ImagesPerSec: float64(images) / secs, Seconds: secs,
-	}
-	if stdDim > 0 {
-		rec.CollapseStd, rec.CollapseDim = stdSum/float64(runs), stdDim
-	}
-	return rec, nil
-}
-
-// batches iterates over an epoch's batches.
-func batches(ep *dataset.Epoch) func(yield func(*dataset.Batch) bool) {
-	return func(yield func(*dataset.Batch) bool) {
-		for {
-			b, ok := ep.Next()
-			if !ok || !yield(b) {
-				return
-			}
-		}
-	}
+	return eval.Metrics{
+		{Name: ObservedCollapseStd, Value: sd},
+		{Name: ObservedCollapseNorm, Value: sd * math.Sqrt(float64(z.Shape()[1]))},
+	}, nil
 }

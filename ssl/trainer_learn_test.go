@@ -11,6 +11,7 @@ import (
 	"github.com/disiam/disiam/dataset"
 	"github.com/disiam/disiam/knn"
 	"github.com/disiam/disiam/ssl"
+	"github.com/disiam/disiam/train"
 )
 
 // learnMethods are the methods of the learning tests over tiny
@@ -27,7 +28,7 @@ func learnMethods() []methodCase {
 
 // fashionMNIST returns the first nTrain and nTest images of
 // Fashion-MNIST as RGB, or skips the test if it is not installed.
-func fashionMNIST(t *testing.T, nTrain, nTest int) (train, test dataset.Dataset) {
+func fashionMNIST(t *testing.T, nTrain, nTest int) (trainSet, test dataset.Dataset) {
 	if _, err := os.Stat(dataset.FashionMNISTDir); err != nil {
 		t.Skipf("Fashion-MNIST is not installed at %s (apt-get install dataset-fashion-mnist)", dataset.FashionMNISTDir)
 	}
@@ -53,17 +54,23 @@ func fashionMNIST(t *testing.T, nTrain, nTest int) (train, test dataset.Dataset)
 const minGain = 0.04
 
 func TestLearning(t *testing.T) {
-	train, test := fashionMNIST(t, 768, 300)
+	trainSet, test := fashionMNIST(t, 768, 300)
 	norm := augment.FashionMNISTNorm
 	for _, tc := range learnMethods() {
 		t.Run(tc.name, func(t *testing.T) {
 			start := time.Now()
 			m := tc.build()
 			tr := &ssl.Trainer{
-				Stages: []ssl.Stage{{Method: m, Epochs: envInt("EPOCHS", 8), BaseLR: envFloat("LR", 1)}},
-				Data:   train, Norm: norm, Batch: 64, Seed: 3,
-				Evaluator: &knn.Evaluator{Train: train, Test: test, K: 50, Mean: norm.Mean, Std: norm.Std, BatchSize: 150},
-				EvalEvery: 2, EvalAtStart: true,
+				Stages:    []ssl.Stage{{Method: m, Epochs: envInt("EPOCHS", 8), BaseLR: envFloat("LR", 1)}},
+				Data:      trainSet,
+				Norm:      norm,
+				Evaluator: &knn.Evaluator{Train: trainSet, Test: test, K: 50, Norm: norm, BatchSize: 150},
+				Config: train.Config{
+					Batch:       64,
+					Seed:        3,
+					EvalEvery:   2,
+					EvalAtStart: true,
+				},
 			}
 			if testing.Verbose() && os.Getenv("LOG") != "" {
 				tr.Log = os.Stderr
@@ -73,11 +80,11 @@ func TestLearning(t *testing.T) {
 				t.Fatal(err)
 			}
 			init, _ := h.Initial()
-			best, _, _ := h.MaxTop1()
-			t.Logf("%s: kNN top-1 random init %.1f%%, max %.1f%% (%.0fs); losses %.4f", tc.name, 100*init.Top1, 100*best, time.Since(start).Seconds(), h.Losses())
-			if best < init.Top1+minGain {
+			best, _, _ := h.Best(knn.MetricTop1)
+			t.Logf("%s: kNN top-1 random init %.1f%%, max %.1f%% (%.0fs); losses %.4f", tc.name, 100*init.Metrics.Value(knn.MetricTop1), 100*best, time.Since(start).Seconds(), h.Losses())
+			if best < init.Metrics.Value(knn.MetricTop1)+minGain {
 				t.Errorf("%s: kNN top-1 %.1f%% after training, %.1f%% at random initialization: want a gain of %.0f points",
-					tc.name, 100*best, 100*init.Top1, 100*minGain)
+					tc.name, 100*best, 100*init.Metrics.Value(knn.MetricTop1), 100*minGain)
 			}
 		})
 	}
@@ -101,14 +108,14 @@ func TestLearningLong(t *testing.T) {
 	if os.Getenv("DISIAM_LONG") != "1" {
 		t.Skip("set DISIAM_LONG=1 to run the learning test with full-size networks")
 	}
-	var train, test dataset.Dataset
+	var trainSet, test dataset.Dataset
 	norm := augment.FashionMNISTNorm
 	synthetic := os.Getenv("DISIAM_DATA") == "synthetic"
 	if synthetic {
 		cfg := dataset.SyntheticConfig{Train: 2048, Test: 500}
-		train, test, norm = dataset.Synthetic(cfg, dataset.Train), dataset.Synthetic(cfg, dataset.Test), augment.CIFAR10Norm
+		trainSet, test, norm = dataset.Synthetic(cfg, dataset.Train), dataset.Synthetic(cfg, dataset.Test), augment.CIFAR10Norm
 	} else {
-		train, test = fashionMNIST(t, 2048, 500)
+		trainSet, test = fashionMNIST(t, 2048, 500)
 	}
 	name := func(env, def string) string {
 		if v := os.Getenv(env); v != "" {
@@ -147,10 +154,16 @@ func TestLearningLong(t *testing.T) {
 				lr = envFloat("LR_SIMCLR", 0) // LARS: SimCLR's own 0.075·sqrt(batch)
 			}
 			tr := &ssl.Trainer{
-				Stages: []ssl.Stage{{Method: m, Epochs: envInt("EPOCHS", 6), BaseLR: lr}},
-				Data:   train, Norm: norm, Batch: 64, Seed: 3,
-				Evaluator: &knn.Evaluator{Train: train, Test: test, Mean: norm.Mean, Std: norm.Std},
-				EvalEvery: 1, EvalAtStart: true,
+				Stages:    []ssl.Stage{{Method: m, Epochs: envInt("EPOCHS", 6), BaseLR: lr}},
+				Data:      trainSet,
+				Norm:      norm,
+				Evaluator: &knn.Evaluator{Train: trainSet, Test: test, Norm: norm},
+				Config: train.Config{
+					Batch:       64,
+					Seed:        3,
+					EvalEvery:   1,
+					EvalAtStart: true,
+				},
 			}
 			if testing.Verbose() {
 				tr.Log = os.Stderr
@@ -160,12 +173,12 @@ func TestLearningLong(t *testing.T) {
 				t.Fatal(err)
 			}
 			init, _ := h.Initial()
-			best, at, _ := h.MaxTop1()
+			best, at, _ := h.Best(knn.MetricTop1)
 			fin, _ := h.Final()
 			t.Logf("%s (%s): kNN top-1 random init %.1f%%, max %.1f%% (epoch %d), final %.1f%%, %.0fs",
-				mname, online.Name(), 100*init.Top1, 100*best, at, 100*fin.Top1, time.Since(start).Seconds())
-			if !synthetic && best < init.Top1+minGain {
-				t.Errorf("kNN top-1 %.1f%% after training, %.1f%% at random initialization", 100*best, 100*init.Top1)
+				mname, online.Name(), 100*init.Metrics.Value(knn.MetricTop1), 100*best, at, 100*fin.Metrics.Value(knn.MetricTop1), time.Since(start).Seconds())
+			if !synthetic && best < init.Metrics.Value(knn.MetricTop1)+minGain {
+				t.Errorf("kNN top-1 %.1f%% after training, %.1f%% at random initialization", 100*best, 100*init.Metrics.Value(knn.MetricTop1))
 			}
 		})
 	}

@@ -15,10 +15,11 @@ import (
 	"github.com/disiam/disiam/nn"
 	"github.com/disiam/disiam/safetensors"
 	"github.com/disiam/disiam/ssl"
+	"github.com/disiam/disiam/train"
 )
 
 // A small task for the trainer tests: 96 synthetic images of 16×16.
-func trainerData() (train, test dataset.Dataset, norm augment.Normalize) {
+func trainerData() (trainSet, test dataset.Dataset, norm augment.Normalize) {
 	cfg := dataset.SyntheticConfig{Train: 96, Test: 40, Size: 16, Seed: 5}
 	return dataset.Synthetic(cfg, dataset.Train), dataset.Synthetic(cfg, dataset.Test),
 		augment.Normalize{Mean: []float32{0.5}, Std: []float32{0.25}}
@@ -44,18 +45,26 @@ func resumeMethods() map[string]func() ssl.Method {
 }
 
 func TestResumeIsExact(t *testing.T) {
-	train, test, norm := trainerData()
+	trainSet, test, norm := trainerData()
 	for name, build := range resumeMethods() {
 		t.Run(name, func(t *testing.T) {
-			run := func(m ssl.Method, dir string, epochs int, resume bool) *ssl.History {
+			run := func(m ssl.Method, dir string, epochs int, resume bool) *train.History {
 				tr := &ssl.Trainer{
-					Stages: []ssl.Stage{{Method: m, Epochs: 3}},
-					Data:   train, Norm: norm, Batch: 32, Seed: 11,
-					Evaluator: &knn.Evaluator{Train: train, Test: test, K: 10, Mean: norm.Mean, Std: norm.Std}, EvalEvery: 1,
-					CheckpointDir: dir, CheckpointEvery: 1, Resume: resume,
+					Stages:    []ssl.Stage{{Method: m, Epochs: 3}},
+					Data:      trainSet,
+					Norm:      norm,
+					Evaluator: &knn.Evaluator{Train: trainSet, Test: test, K: 10, Norm: norm},
+					Config: train.Config{
+						Batch:           32,
+						Seed:            11,
+						EvalEvery:       1,
+						CheckpointDir:   dir,
+						CheckpointEvery: 1,
+						Resume:          resume,
+					},
 				}
 				if epochs < 3 {
-					tr.AfterEpoch = func(r ssl.EpochRecord) error {
+					tr.OnEpoch = func(r train.EpochRecord) error {
 						if r.Epoch == epochs {
 							return errStop
 						}
@@ -93,12 +102,12 @@ func TestResumeIsExact(t *testing.T) {
 				if a, b := straight.Epochs[i].Loss, resumed.Epochs[i].Loss; a != b {
 					t.Errorf("epoch %d: loss %v straight, %v resumed", i+1, a, b)
 				}
-				if a, b := straight.Evaluations[i].Top1, resumed.Evaluations[i].Top1; a != b {
+				if a, b := straight.Evaluations[i].Metrics.Value(knn.MetricTop1), resumed.Evaluations[i].Metrics.Value(knn.MetricTop1); a != b {
 					t.Errorf("epoch %d: kNN %v straight, %v resumed", i+1, a, b)
 				}
 			}
-			for i, p := range straightM.Params() {
-				q := resumedM.Params()[i]
+			for i, p := range straightM.Parts().Params() {
+				q := resumedM.Parts().Params()[i]
 				if !sameValues(p, q) {
 					t.Errorf("%s differs after resuming", p.Name)
 				}
@@ -141,15 +150,15 @@ func (s nanSet) Image(i int) augment.Image {
 }
 
 func TestDivergenceStops(t *testing.T) {
-	train, _, norm := trainerData()
+	trainSet, _, norm := trainerData()
 	m := resumeMethods()["simsiam"]()
-	tr := &ssl.Trainer{Stages: []ssl.Stage{{Method: m, Epochs: 2}}, Data: nanSet{train}, Norm: norm, Batch: 32, Seed: 1}
+	tr := &ssl.Trainer{Stages: []ssl.Stage{{Method: m, Epochs: 2}}, Data: nanSet{trainSet}, Norm: norm, Config: train.Config{Batch: 32, Seed: 1}}
 	_, err := tr.Run(context.Background())
-	var de *ssl.DivergedError
+	var de *train.DivergedError
 	if !errors.As(err, &de) {
 		t.Fatalf("err = %v, want a DivergedError", err)
 	}
-	if de.Epoch != 1 || de.Step != 0 || de.Method != "simsiam" || !math.IsNaN(de.Loss) {
+	if de.Epoch != 1 || de.Step != 0 || de.Name != "simsiam" || !math.IsNaN(de.Loss) {
 		t.Errorf("DivergedError %+v", *de)
 	}
 	if !strings.Contains(err.Error(), "epoch 1, step 0") {
@@ -158,24 +167,32 @@ func TestDivergenceStops(t *testing.T) {
 }
 
 func TestChain(t *testing.T) {
-	train, test, norm := trainerData()
+	trainSet, test, norm := trainerData()
 	bb := newTinyNet(1, 8, 16)
 	simclr := &ssl.SimCLR{Backbone: bb, Projector: ssl.NewMLP("projection_head", ssl.SimCLRProjector(16, tHid, 32), 5)}
 	proj, pred := tSimSiamHeads("", 16)
 	simsiam := &ssl.SimSiam{Backbone: bb, Projector: proj, Predictor: pred}
 	dir := t.TempDir()
-	var seen []ssl.EpochRecord
+	var seen []train.EpochRecord
 	tr := &ssl.Trainer{
 		Stages: []ssl.Stage{
 			// A loss plateau rule that always fires once it can: the
 			// first stage ends after Patience+1 = 2 of its 5 epochs.
-			{Method: simclr, Epochs: 5, Switch: &ssl.Plateau{Patience: 1, Threshold: math.Inf(1), Metric: ssl.PlateauLoss}},
+			{Method: simclr, Epochs: 5, Switch: &ssl.Plateau{Patience: 1, Threshold: math.Inf(1), Metric: train.MetricLoss}},
 			{Method: simsiam, Epochs: 2},
 		},
-		Data: train, Norm: norm, Batch: 32, Seed: 2,
-		Evaluator: &knn.Evaluator{Train: train, Test: test, K: 10, Mean: norm.Mean, Std: norm.Std}, EvalEvery: 3, EvalAtStart: true,
-		CheckpointDir: dir, MetricsPath: filepath.Join(dir, "metrics.csv"),
-		AfterEpoch: func(r ssl.EpochRecord) error { seen = append(seen, r); return nil },
+		Data:      trainSet,
+		Norm:      norm,
+		Evaluator: &knn.Evaluator{Train: trainSet, Test: test, K: 10, Norm: norm},
+		Config: train.Config{
+			Batch:         32,
+			Seed:          2,
+			EvalEvery:     3,
+			EvalAtStart:   true,
+			CheckpointDir: dir,
+			MetricsPath:   filepath.Join(dir, "metrics.csv"),
+			OnEpoch:       func(r train.EpochRecord) error { seen = append(seen, r); return nil },
+		},
 	}
 	h, err := tr.Run(context.Background())
 	if err != nil {
@@ -197,7 +214,7 @@ func TestChain(t *testing.T) {
 	}
 	for i, w := range want {
 		r := h.Epochs[i]
-		got := rec{r.Stage, r.Epoch, r.StageEpoch, r.Method, r.KNN != nil, r.Switched}
+		got := rec{r.Stage, r.Epoch, r.StageEpoch, r.Name, r.Eval != nil, r.Switched}
 		if got != w {
 			t.Errorf("epoch record %d = %+v, want %+v", i, got, w)
 		}
@@ -217,7 +234,7 @@ func TestChain(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if len(lines) != 5 || !strings.HasPrefix(lines[0], "stage,method,epoch") || !strings.HasPrefix(lines[2], "0,simclr,2,2,6,") {
+	if len(lines) != 5 || !strings.HasPrefix(lines[0], "stage,name,epoch") || !strings.HasPrefix(lines[2], "0,simclr,2,2,6,") {
 		t.Errorf("metrics file:\n%s", b)
 	}
 	// The encoder file holds the shared backbone with its own names.
@@ -229,7 +246,7 @@ func TestChain(t *testing.T) {
 		t.Errorf("encoder file keys %v", enc.Names())
 	}
 	// Resuming the finished run trains nothing and keeps the history.
-	tr.Resume, tr.AfterEpoch = true, nil
+	tr.Resume, tr.OnEpoch = true, nil
 	h2, err := tr.Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -241,14 +258,19 @@ func TestChain(t *testing.T) {
 
 // A checkpoint written when a stage ends resumes into the next stage.
 func TestResumeAtStageBoundary(t *testing.T) {
-	train, _, norm := trainerData()
+	trainSet, _, norm := trainerData()
 	build := func() *ssl.Trainer {
 		bb := newTinyNet(1, 8, 16)
 		simclr := &ssl.SimCLR{Backbone: bb, Projector: ssl.NewMLP("projection_head", ssl.SimCLRProjector(16, tHid, 32), 5)}
 		proj, pred := tSimSiamHeads("", 16)
 		return &ssl.Trainer{
 			Stages: []ssl.Stage{{Method: simclr, Epochs: 1}, {Method: &ssl.SimSiam{Backbone: bb, Projector: proj, Predictor: pred}, Epochs: 1}},
-			Data:   train, Norm: norm, Batch: 32, Seed: 2,
+			Data:   trainSet,
+			Norm:   norm,
+			Config: train.Config{
+				Batch: 32,
+				Seed:  2,
+			},
 		}
 	}
 	straight, err := build().Run(context.Background())
@@ -258,7 +280,7 @@ func TestResumeAtStageBoundary(t *testing.T) {
 	dir := t.TempDir()
 	tr := build()
 	tr.CheckpointDir = dir
-	tr.AfterEpoch = func(ssl.EpochRecord) error { return errStop }
+	tr.OnEpoch = func(train.EpochRecord) error { return errStop }
 	if _, err := tr.Run(context.Background()); !errors.Is(err, errStop) {
 		t.Fatal(err)
 	}
@@ -268,29 +290,29 @@ func TestResumeAtStageBoundary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(resumed.Epochs) != 2 || resumed.Epochs[1].Method != "simsiam" || resumed.Epochs[1].Loss != straight.Epochs[1].Loss {
+	if len(resumed.Epochs) != 2 || resumed.Epochs[1].Name != "simsiam" || resumed.Epochs[1].Loss != straight.Epochs[1].Loss {
 		t.Errorf("resumed %+v\nstraight %+v", resumed.Epochs, straight.Epochs)
 	}
 }
 
 func TestTrainerErrors(t *testing.T) {
-	train, _, norm := trainerData()
+	trainSet, _, norm := trainerData()
 	m := resumeMethods()["simsiam"]()
 	cases := []struct {
 		name string
 		tr   ssl.Trainer
 		want string
 	}{
-		{"no stages", ssl.Trainer{Data: train, Batch: 8}, "no stages"},
-		{"no data", ssl.Trainer{Stages: []ssl.Stage{{Method: m, Epochs: 1}}, Batch: 8}, "no training data"},
-		{"batch", ssl.Trainer{Stages: []ssl.Stage{{Method: m, Epochs: 1}}, Data: train}, "batch size"},
-		{"batch too large", ssl.Trainer{Stages: []ssl.Stage{{Method: m, Epochs: 1}}, Data: train, Batch: 1000}, "no batch"},
-		{"accumulate", ssl.Trainer{Stages: []ssl.Stage{{Method: m, Epochs: 1}}, Data: train, Batch: 32, Accumulate: 3}, "micro-batches"},
-		{"epochs", ssl.Trainer{Stages: []ssl.Stage{{Method: m}}, Data: train, Batch: 32}, "Epochs"},
-		{"views", ssl.Trainer{Stages: []ssl.Stage{{Method: m, Epochs: 1, Views: augment.Views{augment.Identity{}}}}, Data: train, Batch: 32}, "view transforms"},
-		{"knn plateau without evaluator", ssl.Trainer{Stages: []ssl.Stage{{Method: m, Epochs: 1, Switch: &ssl.Plateau{Patience: 1}}}, Data: train, Batch: 32}, "Evaluator"},
-		{"bad plateau", ssl.Trainer{Stages: []ssl.Stage{{Method: m, Epochs: 1, Switch: &ssl.Plateau{}}}, Data: train, Batch: 32}, "plateau"},
-		{"resume without dir", ssl.Trainer{Stages: []ssl.Stage{{Method: m, Epochs: 1}}, Data: train, Batch: 32, Resume: true}, "CheckpointDir"},
+		{"no stages", ssl.Trainer{Data: trainSet, Config: train.Config{Batch: 8}}, "no stages"},
+		{"no data", ssl.Trainer{Stages: []ssl.Stage{{Method: m, Epochs: 1}}, Config: train.Config{Batch: 8}}, "no training data"},
+		{"batch", ssl.Trainer{Stages: []ssl.Stage{{Method: m, Epochs: 1}}, Data: trainSet}, "batch size"},
+		{"batch too large", ssl.Trainer{Stages: []ssl.Stage{{Method: m, Epochs: 1}}, Data: trainSet, Config: train.Config{Batch: 1000}}, "no batch"},
+		{"accumulate", ssl.Trainer{Stages: []ssl.Stage{{Method: m, Epochs: 1}}, Data: trainSet, Config: train.Config{Batch: 32, Accumulate: 3}}, "micro-batches"},
+		{"epochs", ssl.Trainer{Stages: []ssl.Stage{{Method: m}}, Data: trainSet, Config: train.Config{Batch: 32}}, "Epochs"},
+		{"views", ssl.Trainer{Stages: []ssl.Stage{{Method: m, Epochs: 1, Views: augment.Views{augment.Identity{}}}}, Data: trainSet, Config: train.Config{Batch: 32}}, "view transforms"},
+		{"knn plateau without evaluator", ssl.Trainer{Stages: []ssl.Stage{{Method: m, Epochs: 1, Switch: &ssl.Plateau{Patience: 1}}}, Data: trainSet, Config: train.Config{Batch: 32}}, "Evaluator"},
+		{"bad plateau", ssl.Trainer{Stages: []ssl.Stage{{Method: m, Epochs: 1, Switch: &ssl.Plateau{}}}, Data: trainSet, Config: train.Config{Batch: 32}}, "plateau"},
+		{"resume without dir", ssl.Trainer{Stages: []ssl.Stage{{Method: m, Epochs: 1}}, Data: trainSet, Config: train.Config{Batch: 32, Resume: true}}, "CheckpointDir"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -304,9 +326,17 @@ func TestTrainerErrors(t *testing.T) {
 }
 
 func TestAccumulate(t *testing.T) {
-	train, _, norm := trainerData()
-	tr := &ssl.Trainer{Stages: []ssl.Stage{{Method: resumeMethods()["simsiam"](), Epochs: 1}}, Data: train, Norm: norm,
-		Batch: 32, Accumulate: 2, Seed: 1}
+	trainSet, _, norm := trainerData()
+	tr := &ssl.Trainer{
+		Stages: []ssl.Stage{{Method: resumeMethods()["simsiam"](), Epochs: 1}},
+		Data:   trainSet,
+		Norm:   norm,
+		Config: train.Config{
+			Batch:      32,
+			Accumulate: 2,
+			Seed:       1,
+		},
+	}
 	h, err := tr.Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -319,10 +349,18 @@ func TestAccumulate(t *testing.T) {
 // The losses depend on the seed only, not on the number of loader
 // goroutines; another seed gives other losses.
 func TestTrainerDeterministic(t *testing.T) {
-	train, _, norm := trainerData()
+	trainSet, _, norm := trainerData()
 	losses := func(workers int, seed uint64) []float64 {
-		tr := &ssl.Trainer{Stages: []ssl.Stage{{Method: resumeMethods()["byol"](), Epochs: 2}}, Data: train, Norm: norm,
-			Batch: 32, Seed: seed, Workers: workers}
+		tr := &ssl.Trainer{
+			Stages:  []ssl.Stage{{Method: resumeMethods()["byol"](), Epochs: 2}},
+			Data:    trainSet,
+			Norm:    norm,
+			Workers: workers,
+			Config: train.Config{
+				Batch: 32,
+				Seed:  seed,
+			},
+		}
 		h, err := tr.Run(context.Background())
 		if err != nil {
 			t.Fatal(err)

@@ -70,8 +70,8 @@ func weightsStudy(ctx context.Context, s study, o *options, data experiment.Data
 	measure := func(strategy string, seed uint64, b backbone.Backbone) error {
 		for _, size := range sizes {
 			start := time.Now()
-			ev := &knn.Evaluator{Train: data.Bank, Test: data.Query, K: o.K, InputSize: size, Mean: data.Norm.Mean, Std: data.Norm.Std}
-			r, err := ev.Evaluate(b)
+			ev := &knn.Evaluator{Train: data.Bank, Test: data.Query, K: o.K, InputSize: size, Norm: data.Norm}
+			r, err := ev.Measure(context.Background(), b)
 			ev.Close()
 			if err != nil {
 				return fmt.Errorf("%s at %s: %w", strategy, sizeLabel(size), err)

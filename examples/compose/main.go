@@ -32,6 +32,7 @@ import (
 	"github.com/disiam/disiam/knn"
 	"github.com/disiam/disiam/safetensors"
 	"github.com/disiam/disiam/ssl"
+	"github.com/disiam/disiam/train"
 )
 
 func main() {
@@ -45,7 +46,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	err := func() error {
-		train, err := runner.OpenSplit(*data, dataset.Train, *nTrain)
+		trainSet, err := runner.OpenSplit(*data, dataset.Train, *nTrain)
 		if err != nil {
 			return err
 		}
@@ -56,7 +57,7 @@ func main() {
 		if err := os.MkdirAll(*out, 0o755); err != nil {
 			return err
 		}
-		return trainDiSiam(ctx, train, test, *epochs, *batch, filepath.Join(*out, "encoder.safetensors"))
+		return trainDiSiam(ctx, trainSet, test, *epochs, *batch, filepath.Join(*out, "encoder.safetensors"))
 	}()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "compose:", err)
@@ -67,7 +68,7 @@ func main() {
 // trainDiSiam pretrains EfficientNet-B0 with a ResNet-34 assistant on
 // train, measures kNN top-1 on test after every epoch and saves the
 // encoder to path. Its body is README.md's snippet.
-func trainDiSiam(ctx context.Context, train, test dataset.Dataset, epochs, batch int, path string) error {
+func trainDiSiam(ctx context.Context, trainSet, test dataset.Dataset, epochs, batch int, path string) error {
 	// README snippet begin
 	online := backbone.NewEfficientNet(0, backbone.Config{Seed: 1})
 	assistant := backbone.NewResNet(34, backbone.Config{Seed: 2})
@@ -82,16 +83,25 @@ func trainDiSiam(ctx context.Context, train, test dataset.Dataset, epochs, batch
 		Assistant: assistant, AssistantProjector: ap, AssistantPredictor: aq, M: 2} // M views: DiSiam+ for M > 2
 	norm := augment.CIFAR10Norm
 	trainer := &ssl.Trainer{
-		Stages: []ssl.Stage{{Method: method, Epochs: epochs, BaseLR: 0.06}}, // lr 0.06·batch/256, cosine
-		Data:   train, Norm: norm, Batch: batch, Seed: 1, Log: os.Stdout,
-		Evaluator: &knn.Evaluator{Train: train, Test: test, Mean: norm.Mean, Std: norm.Std}, // k 200, τ 0.1
-		EvalEvery: 1, EvalAtStart: true,
+		Stages: []ssl.Stage{{Method: method, Epochs: epochs, BaseLR: 0.06}},
+		// lr 0.06·batch/256, cosine
+		Data:      trainSet,
+		Norm:      norm,
+		Evaluator: &knn.Evaluator{Train: trainSet, Test: test, Norm: norm},
+		Config: train.Config{
+			Batch: batch,
+			Seed:  1,
+			Log:   os.Stdout,
+			// k 200, τ 0.1
+			EvalEvery:   1,
+			EvalAtStart: true,
+		},
 	}
 	history, err := trainer.Run(ctx)
 	if err != nil {
 		return err
 	}
-	best, epoch, _ := history.MaxTop1()
+	best, epoch, _ := history.Best(knn.MetricTop1)
 	fmt.Printf("kNN top-1: %.1f%% after epoch %d\n", 100*best, epoch)
 	return safetensors.SaveModule(path, online) // torchvision's state_dict names
 	// README snippet end

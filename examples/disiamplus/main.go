@@ -21,6 +21,7 @@ import (
 	"github.com/disiam/disiam/dataset"
 	"github.com/disiam/disiam/knn"
 	"github.com/disiam/disiam/ssl"
+	"github.com/disiam/disiam/train"
 )
 
 func main() {
@@ -35,11 +36,11 @@ func main() {
 	lr := flag.Float64("lr", 0.06, "base learning rate (× batch/256)")
 	flag.Parse()
 
-	train, err := dataset.Open(*data, dataset.Train)
+	trainSet, err := dataset.Open(*data, dataset.Train)
 	check(err)
 	test, err := dataset.Open(*data, dataset.Test)
 	check(err)
-	train, test = dataset.Head(train, *nTrain), dataset.Head(test, *nTest)
+	trainSet, test = dataset.Head(trainSet, *nTrain), dataset.Head(test, *nTest)
 	norm := augment.CIFAR10Norm
 
 	online, err := backbone.New(*onlineName, backbone.Config{Seed: 1})
@@ -49,17 +50,25 @@ func main() {
 	method := ssl.NewDiSiamPlus(online, assistant, *views, 1) // heads as in examples/disiam
 	method.Targets = ssl.PairwiseTargets                      // Algorithm 7; MeanTargets is lightly's FastSiam form
 
-	eval := &knn.Evaluator{Train: train, Test: test, Mean: norm.Mean, Std: norm.Std}
+	eval := &knn.Evaluator{Train: trainSet, Test: test, Norm: norm}
 	trainer := &ssl.Trainer{
-		Stages: []ssl.Stage{{Method: method, Epochs: *epochs, BaseLR: *lr}},
-		Data:   train, Norm: norm, Batch: *batch, Seed: 1,
-		Evaluator: eval, EvalEvery: 1, EvalAtStart: true, Log: os.Stdout,
+		Stages:    []ssl.Stage{{Method: method, Epochs: *epochs, BaseLR: *lr}},
+		Data:      trainSet,
+		Norm:      norm,
+		Evaluator: eval,
+		Config: train.Config{
+			Batch:       *batch,
+			Seed:        1,
+			EvalEvery:   1,
+			EvalAtStart: true,
+			Log:         os.Stdout,
+		},
 	}
 	history, err := trainer.Run(context.Background())
 	check(err)
 	init, _ := history.Initial()
-	best, epoch, _ := history.MaxTop1()
-	fmt.Printf("kNN top-1: random initialization %.1f%%, best %.1f%% (epoch %d)\n", 100*init.Top1, 100*best, epoch)
+	best, epoch, _ := history.Best(knn.MetricTop1)
+	fmt.Printf("kNN top-1: random initialization %.1f%%, best %.1f%% (epoch %d)\n", 100*init.Metrics.Value(knn.MetricTop1), 100*best, epoch)
 }
 
 func check(err error) {

@@ -44,6 +44,7 @@ import (
 	"github.com/disiam/disiam/examples/internal/runner"
 	"github.com/disiam/disiam/knn"
 	"github.com/disiam/disiam/ssl"
+	"github.com/disiam/disiam/train"
 )
 
 type config struct {
@@ -90,7 +91,7 @@ func main() {
 }
 
 func run(ctx context.Context, c config) error {
-	train, err := runner.OpenSplit(c.data, dataset.Train, c.train)
+	trainSet, err := runner.OpenSplit(c.data, dataset.Train, c.train)
 	if err != nil {
 		return err
 	}
@@ -98,9 +99,9 @@ func run(ctx context.Context, c config) error {
 	if err != nil {
 		return err
 	}
-	norm := runner.ChannelStats(train)
+	norm := runner.ChannelStats(trainSet)
 	fmt.Printf("data %s: %d training and %d test images of %dx%dx%d, %d classes; normalization mean %.3f std %.3f\n",
-		c.data, train.Len(), test.Len(), train.Image(0).C, train.Image(0).H, train.Image(0).W, train.Classes(), norm.Mean, norm.Std)
+		c.data, trainSet.Len(), test.Len(), trainSet.Image(0).C, trainSet.Image(0).H, trainSet.Image(0).W, trainSet.Classes(), norm.Mean, norm.Std)
 
 	plan, err := runner.ParseStages(c.method, c.chain, c.epochs)
 	if err != nil {
@@ -111,12 +112,22 @@ func run(ctx context.Context, c config) error {
 	if err != nil {
 		return err
 	}
-	ev := &knn.Evaluator{Train: train, Test: test, K: c.knnK, Mean: norm.Mean, Std: norm.Std}
+	ev := &knn.Evaluator{Train: trainSet, Test: test, K: c.knnK, Norm: norm}
 	defer ev.Close()
 	tr := &ssl.Trainer{
-		Stages: stages, Data: train, Norm: norm, Batch: c.batch, Accumulate: c.accumulate, Seed: c.seed, Workers: c.workers,
-		Evaluator: ev, EvalEvery: max(c.knnEvery, 0), EvalAtStart: c.evalStart,
-		Log: os.Stdout,
+		Stages:    stages,
+		Data:      trainSet,
+		Norm:      norm,
+		Workers:   c.workers,
+		Evaluator: ev,
+		Config: train.Config{
+			Batch:       c.batch,
+			Accumulate:  c.accumulate,
+			Seed:        c.seed,
+			EvalEvery:   max(c.knnEvery, 0),
+			EvalAtStart: c.evalStart,
+			Log:         os.Stdout,
+		},
 	}
 	if c.knnEvery == 0 {
 		tr.EvalEvery = math.MaxInt32 // only at the end of each stage
@@ -136,12 +147,12 @@ func run(ctx context.Context, c config) error {
 	}
 	fmt.Println()
 	if init, ok := h.Initial(); ok {
-		fmt.Printf("kNN top-1 of the random initialization: %.2f%%\n", 100*init.Top1)
+		fmt.Printf("kNN top-1 of the random initialization: %.2f%%\n", 100*init.Metrics.Value(knn.MetricTop1))
 	}
-	if best, epoch, ok := h.MaxTop1(); ok {
+	if best, epoch, ok := h.Best(knn.MetricTop1); ok {
 		fin, _ := h.Final()
 		fmt.Printf("kNN top-1 max %.2f%% (after epoch %d), final %.2f%% (top-5 %.2f%%) on %d test images\n",
-			100*best, epoch, 100*fin.Top1, 100*fin.Top5, test.Len())
+			100*best, epoch, 100*fin.Metrics.Value(knn.MetricTop1), 100*fin.Metrics.Value(knn.MetricTop5), test.Len())
 	}
 	if c.out != "" {
 		fmt.Printf("encoder: %s\n", filepath.Join(c.out, ssl.EncoderFile))

@@ -75,6 +75,7 @@ import (
 	"github.com/disiam/disiam/nn"
 	"github.com/disiam/disiam/safetensors"
 	"github.com/disiam/disiam/ssl"
+	"github.com/disiam/disiam/train"
 )
 
 func main() { runner.Main("quickstart", run) }
@@ -159,16 +160,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // result is what a run measured.
 type result struct {
-	Initial, Final ssl.Evaluation
+	Initial, Final train.Evaluation
 	Max            float64 // the best top-1 after an epoch
 	MaxEpoch       int
-	History        *ssl.History
+	History        *train.History
 }
 
 // quickstart trains, evaluates and writes the outputs, reporting to w.
 func quickstart(ctx context.Context, c config, w io.Writer) (*result, error) {
 	start := time.Now()
-	train, err := runner.OpenSplit(c.data, dataset.Train, c.train)
+	trainSet, err := runner.OpenSplit(c.data, dataset.Train, c.train)
 	if err != nil {
 		return nil, err
 	}
@@ -177,28 +178,28 @@ func quickstart(ctx context.Context, c config, w io.Writer) (*result, error) {
 		return nil, err
 	}
 	if c.views == runner.AugmentShapes {
-		train, test = runner.Outlines{Dataset: train}, runner.Outlines{Dataset: test}
+		trainSet, test = runner.Outlines{Dataset: trainSet}, runner.Outlines{Dataset: test}
 	}
-	norm := runner.ChannelStats(train)
+	norm := runner.ChannelStats(trainSet)
 
 	nets := &runner.Networks{Backbone: c.backbone, Assistant: c.assistant, Seed: c.seed, HeadDim: c.hd}
 	m, err := nets.Method(c.method)
 	if err != nil {
 		return nil, err
 	}
-	steps := train.Len() / c.batch
+	steps := trainSet.Len() / c.batch
 	if steps == 0 {
-		return nil, fmt.Errorf("%d training images make no batch of %d", train.Len(), c.batch)
+		return nil, fmt.Errorf("%d training images make no batch of %d", trainSet.Len(), c.batch)
 	}
 	stage := ssl.Stage{Method: m, Epochs: c.epochs, Recipe: recipe(c, steps)}
 	if c.views == runner.AugmentShapes {
-		stage.Views = runner.ShapeViews(m.Views(), train.Image(0).H, norm)
+		stage.Views = runner.ShapeViews(m.Views(), trainSet.Image(0).H, norm)
 	}
 
-	img := train.Image(0)
+	img := trainSet.Image(0)
 	fmt.Fprintf(w, "disiam quickstart: %s\n", describe(m, c))
 	fmt.Fprintf(w, "data: %s, %d training images (also the kNN bank) and %d test queries of %dx%dx%d, %d classes; %d CPUs\n",
-		c.data, train.Len(), test.Len(), img.C, img.H, img.W, train.Classes(), runtime.GOMAXPROCS(0))
+		c.data, trainSet.Len(), test.Len(), img.C, img.H, img.W, trainSet.Classes(), runtime.GOMAXPROCS(0))
 	if c.views == runner.AugmentShapes {
 		fmt.Fprint(w, "views: the shapes' outlines (grayscale minus blur: the shapes' random colors would let the\n",
 			"       method match views by color instead of shape), crops, flips, jitter, inversion, 90° rotations\n")
@@ -208,14 +209,23 @@ func quickstart(ctx context.Context, c config, w io.Writer) (*result, error) {
 	if err := os.MkdirAll(c.out, 0o755); err != nil {
 		return nil, err
 	}
-	ev := &knn.Evaluator{Train: train, Test: test, Mean: norm.Mean, Std: norm.Std}
+	ev := &knn.Evaluator{Train: trainSet, Test: test, Norm: norm}
 	defer ev.Close()
 	tr := &ssl.Trainer{
-		Stages: []ssl.Stage{stage},
-		Data:   train, Norm: norm, Batch: c.batch, Seed: c.seed, Workers: c.workers,
-		Evaluator: ev, EvalEvery: 1, EvalAtStart: true,
-		Log: w, LogInterval: c.logEvery,
-		MetricsPath: filepath.Join(c.out, metricsFile),
+		Stages:    []ssl.Stage{stage},
+		Data:      trainSet,
+		Norm:      norm,
+		Workers:   c.workers,
+		Evaluator: ev,
+		Config: train.Config{
+			Batch:       c.batch,
+			Seed:        c.seed,
+			EvalEvery:   1,
+			EvalAtStart: true,
+			Log:         w,
+			LogInterval: c.logEvery,
+			MetricsPath: filepath.Join(c.out, metricsFile),
+		},
 	}
 	h, err := tr.Run(ctx)
 	if err != nil {
@@ -227,7 +237,7 @@ func quickstart(ctx context.Context, c config, w io.Writer) (*result, error) {
 		return nil, errors.New("no evaluation of the initialization")
 	}
 	res.Final, _ = h.Final()
-	res.Max, res.MaxEpoch, _ = h.MaxTop1()
+	res.Max, res.MaxEpoch, _ = h.Best(knn.MetricTop1)
 
 	online := m.Encoder()
 	enc := filepath.Join(c.out, encoderOut)
@@ -235,18 +245,18 @@ func quickstart(ctx context.Context, c config, w io.Writer) (*result, error) {
 		return nil, err
 	}
 	plot := filepath.Join(c.out, plotFile)
-	if err := plotKNN(plot, h, m, c, train.Classes()); err != nil {
+	if err := plotKNN(plot, h, m, c, trainSet.Classes()); err != nil {
 		return nil, err
 	}
 
 	title := fmt.Sprintf("%s, %d epochs", methodTitle(m.Name()), c.epochs)
 	width := max(len(title), len("random initialization"))
-	fmt.Fprintf(w, "\nkNN accuracy of the online encoder on %d test images (bank: the %d training images):\n", test.Len(), train.Len())
+	fmt.Fprintf(w, "\nkNN accuracy of the online encoder on %d test images (bank: the %d training images):\n", test.Len(), trainSet.Len())
 	fmt.Fprintf(w, "  %-*s  top-1   top-5\n", width, "")
-	fmt.Fprintf(w, "  %-*s  %5.1f%%  %5.1f%%\n", width, "random initialization", 100*res.Initial.Top1, 100*res.Initial.Top5)
-	fmt.Fprintf(w, "  %-*s  %5.1f%%  %5.1f%%\n", width, title, 100*res.Final.Top1, 100*res.Final.Top5)
+	fmt.Fprintf(w, "  %-*s  %5.1f%%  %5.1f%%\n", width, "random initialization", 100*top1(res.Initial), 100*top5(res.Initial))
+	fmt.Fprintf(w, "  %-*s  %5.1f%%  %5.1f%%\n", width, title, 100*top1(res.Final), 100*top5(res.Final))
 	fmt.Fprintf(w, "  top-1 %+.1f points (best after epoch %d: %.1f%%; chance %.1f%%)\n",
-		100*(res.Final.Top1-res.Initial.Top1), res.MaxEpoch, 100*res.Max, 100/float64(train.Classes()))
+		100*(top1(res.Final)-top1(res.Initial)), res.MaxEpoch, 100*res.Max, 100/float64(trainSet.Classes()))
 	fmt.Fprintf(w, "\nwrote %s (%s, torchvision names; safetensors.LoadModule reads it)\n", enc, backbone.Title(online.Name()))
 	fmt.Fprintf(w, "      %s, %s\n", plot, filepath.Join(c.out, metricsFile))
 	fmt.Fprintf(w, "took %s\n", time.Since(start).Round(time.Second))

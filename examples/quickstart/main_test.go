@@ -7,6 +7,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -93,14 +94,14 @@ func TestQuickstartDeterministic(t *testing.T) {
 		return res
 	}
 	a, b := measure("-workers", "1"), measure("-workers", "3")
-	if a.Final != b.Final || a.Initial != b.Initial {
+	if !reflect.DeepEqual(a.Final, b.Final) || !reflect.DeepEqual(a.Initial, b.Initial) {
 		t.Errorf("1 worker: %+v, %+v; 3 workers: %+v, %+v", a.Initial, a.Final, b.Initial, b.Final)
 	}
 	if la, lb := a.History.Losses(), b.History.Losses(); la[0] != lb[0] || la[1] != lb[1] {
 		t.Errorf("losses %v and %v", la, lb)
 	}
 	c := measure("-optimizer", "sgd", "-epochs", "1")
-	if c.Initial != a.Initial {
+	if !reflect.DeepEqual(c.Initial, a.Initial) {
 		t.Errorf("initialization measured %+v, then %+v", a.Initial, c.Initial)
 	}
 }

@@ -82,8 +82,8 @@ func main() {
 	opt := optim.NewSGD(params, optim.SimSiamSGD)
 	schedule := optim.Cosine{Base: optim.LinearScaledLR(optim.SimSiamBaseLR, *batch), Steps: *epochs}
 
-	eval := &knn.Evaluator{Train: train, Test: test, Mean: norm.Mean, Std: norm.Std}
-	res, err := eval.Evaluate(bb)
+	eval := &knn.Evaluator{Train: train, Test: test, Norm: norm}
+	res, err := eval.Measure(context.Background(), bb)
 	check(err)
 	fmt.Println("random initialization: kNN", res)
 
@@ -101,7 +101,7 @@ func main() {
 				epoch+1, b.Number+1, prog.Loss(), lr, std, 1/math.Sqrt(2048))
 		}
 		check(ep.Err())
-		res, err := eval.Evaluate(bb)
+		res, err := eval.Measure(context.Background(), bb)
 		check(err)
 		fmt.Printf("after epoch %d: kNN %v\n", epoch+1, res)
 		bb.SetTraining(true)

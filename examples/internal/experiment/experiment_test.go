@@ -14,7 +14,6 @@ import (
 
 	"github.com/disiam/disiam/examples/internal/report"
 	"github.com/disiam/disiam/examples/internal/runner"
-	"github.com/disiam/disiam/ssl"
 )
 
 func TestMethodTitle(t *testing.T) {
@@ -141,7 +140,7 @@ func results() []Result {
 				r := Result{Job: Job{Group: g, Series: series, Backbone: "bb" + g, Seed: seed,
 					Plan: []runner.StagePlan{{Method: "simsiam", Epochs: 2}}},
 					Initial: 0.1 * float64(s+1), Max: max[g+"/"+series][s], MaxEpoch: 2, Final: 0.3, FinalTop5: 0.9,
-					Curve: []ssl.Evaluation{{Epoch: 0, Top1: 0.1}, {Epoch: 1, Top1: 0.2}, {Epoch: 2, Top1: max[g+"/"+series][s]}}}
+					Curve: []Point{{Epoch: 0, Top1: 0.1}, {Epoch: 1, Top1: 0.2}, {Epoch: 2, Top1: max[g+"/"+series][s]}}}
 				if math.IsNaN(r.Max) {
 					r.Note = "diverged at epoch 1"
 				}

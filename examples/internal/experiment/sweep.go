@@ -16,10 +16,12 @@ import (
 	"github.com/disiam/disiam/augment"
 	"github.com/disiam/disiam/backbone"
 	"github.com/disiam/disiam/dataset"
+	"github.com/disiam/disiam/eval"
 	"github.com/disiam/disiam/examples/internal/report"
 	"github.com/disiam/disiam/examples/internal/runner"
 	"github.com/disiam/disiam/knn"
 	"github.com/disiam/disiam/ssl"
+	"github.com/disiam/disiam/train"
 )
 
 // Job is one training run of a sweep.
@@ -75,7 +77,7 @@ type Result struct {
 	// Note says why a run ended early (a diverged loss).
 	Note string `json:"note,omitempty"`
 	// Curve lists every kNN measurement, the initialization first.
-	Curve []ssl.Evaluation `json:"curve"`
+	Curve []Point `json:"curve"`
 	// Resized holds the measurements with the images resized
 	// (Sweep.AlsoSizes), one entry per size.
 	Resized []Resized `json:"resized,omitempty"`
@@ -84,11 +86,29 @@ type Result struct {
 // Resized is a run's kNN curve with the evaluation images resized to
 // Size×Size (the thesis' 224×224 upsampling of CIFAR-10, Section 5.3.7).
 type Resized struct {
-	Size     int              `json:"size"`
-	Initial  float64          `json:"initial_top1"`
-	Max      float64          `json:"max_top1"`
-	MaxEpoch int              `json:"max_epoch"`
-	Curve    []ssl.Evaluation `json:"curve"`
+	Size     int     `json:"size"`
+	Initial  float64 `json:"initial_top1"`
+	Max      float64 `json:"max_top1"`
+	MaxEpoch int     `json:"max_epoch"`
+	Curve    []Point `json:"curve"`
+}
+
+// Point is one kNN measurement of a run: after Epoch epochs (0: the
+// initialization), during Stage.
+type Point struct {
+	Epoch int     `json:"epoch"`
+	Stage int     `json:"stage"`
+	Top1  float64 `json:"top1"`
+	Top5  float64 `json:"top5"`
+}
+
+// points converts a training history's evaluations.
+func points(evs []train.Evaluation) []Point {
+	out := make([]Point, len(evs))
+	for i, e := range evs {
+		out[i] = Point{Epoch: e.Epoch, Stage: e.Stage, Top1: e.Metrics.Value(knn.MetricTop1), Top5: e.Metrics.Value(knn.MetricTop5)}
+	}
+	return out
 }
 
 // Data is a sweep's images: the pretraining set, and the kNN bank and
@@ -104,8 +124,8 @@ type Data struct {
 // training images (0: all) for pretraining and as the kNN bank, test
 // class-balanced test images (0: all) as the queries, normalized with the
 // training images' channel statistics.
-func OpenData(spec string, train, test int) (Data, error) {
-	tr, err := runner.OpenBalanced(spec, dataset.Train, train)
+func OpenData(spec string, trainSet, test int) (Data, error) {
+	tr, err := runner.OpenBalanced(spec, dataset.Train, trainSet)
 	if err != nil {
 		return Data{}, err
 	}
@@ -287,15 +307,25 @@ func (s *Sweep) run(ctx context.Context, j Job) (Result, error) {
 	ev.got = make([][]knn.Result, len(ev.also))
 	defer ev.Close()
 	tr := &ssl.Trainer{
-		Stages: stages, Data: s.Data.Train, Norm: s.Data.Norm, Batch: j.Batch, Accumulate: s.Flags.Accumulate, Seed: j.Seed, Workers: s.Flags.Workers,
-		Evaluator: ev, EvalEvery: s.Flags.EvalEvery, EvalAtStart: true,
+		Stages:    stages,
+		Data:      s.Data.Train,
+		Norm:      s.Data.Norm,
+		Workers:   s.Flags.Workers,
+		Evaluator: ev,
+		Config: train.Config{
+			Batch:       j.Batch,
+			Accumulate:  s.Flags.Accumulate,
+			Seed:        j.Seed,
+			EvalEvery:   s.Flags.EvalEvery,
+			EvalAtStart: true,
+		},
 	}
 	if s.Flags.Verbose {
 		tr.Log = s.Log
 	}
 	h, err := tr.Run(ctx)
 	r := Result{Job: j, Params: countParams(online), Initial: math.NaN(), Max: math.NaN(), Final: math.NaN(), FinalTop5: math.NaN()}
-	var div *ssl.DivergedError
+	var div *train.DivergedError
 	if errors.As(err, &div) {
 		r.Note = fmt.Sprintf("diverged at epoch %d (loss %v)", div.Epoch, div.Loss)
 	} else if err != nil {
@@ -305,18 +335,18 @@ func (s *Sweep) run(ctx context.Context, j Job) (Result, error) {
 	if h == nil {
 		return r, nil
 	}
-	r.Curve = h.Evaluations
+	r.Curve = points(h.Evaluations)
 	for i, size := range s.AlsoSizes {
-		r.Resized = append(r.Resized, resized(size, h.Evaluations, ev.got[i]))
+		r.Resized = append(r.Resized, resized(size, r.Curve, ev.got[i]))
 	}
 	if init, ok := h.Initial(); ok {
-		r.Initial = init.Top1
+		r.Initial = init.Metrics.Value(knn.MetricTop1)
 	}
-	if m, epoch, ok := h.MaxTop1(); ok {
+	if m, epoch, ok := h.Best(knn.MetricTop1); ok {
 		r.Max, r.MaxEpoch = m, epoch
 	}
 	if fin, ok := h.Final(); ok && fin.Epoch > 0 {
-		r.Final, r.FinalTop5 = fin.Top1, fin.Top5
+		r.Final, r.FinalTop5 = fin.Metrics.Value(knn.MetricTop1), fin.Metrics.Value(knn.MetricTop5)
 	}
 	return r, nil
 }
@@ -325,10 +355,10 @@ func (s *Sweep) run(ctx context.Context, j Job) (Result, error) {
 // (0: the images' own), with the sweep's k and normalization.
 func (s *Sweep) evaluator(size int) *knn.Evaluator {
 	return &knn.Evaluator{Train: s.Data.Bank, Test: s.Data.Query, K: s.Flags.K, InputSize: size,
-		Mean: s.Data.Norm.Mean, Std: s.Data.Norm.Std}
+		Norm: s.Data.Norm}
 }
 
-// multiEval is an ssl.Evaluator measuring with main and, on the side,
+// multiEval is an eval.Evaluator measuring with main and, on the side,
 // with every evaluator of also (got[i] in the order of the calls).
 type multiEval struct {
 	main *knn.Evaluator
@@ -336,13 +366,13 @@ type multiEval struct {
 	got  [][]knn.Result
 }
 
-func (m *multiEval) Evaluate(b backbone.Backbone) (knn.Result, error) {
-	r, err := m.main.Evaluate(b)
+func (m *multiEval) Evaluate(ctx context.Context, b backbone.Backbone) (eval.Metrics, error) {
+	r, err := m.main.Evaluate(ctx, b)
 	if err != nil {
 		return r, err
 	}
 	for i, e := range m.also {
-		x, err := e.Evaluate(b)
+		x, err := e.Measure(ctx, b)
 		if err != nil {
 			return r, fmt.Errorf("at %d×%d: %w", e.InputSize, e.InputSize, err)
 		}
@@ -361,7 +391,7 @@ func (m *multiEval) Close() error {
 
 // resized pairs the side measurements at size with the main curve's
 // epochs.
-func resized(size int, main []ssl.Evaluation, got []knn.Result) Resized {
+func resized(size int, main []Point, got []knn.Result) Resized {
 	rs := Resized{Size: size, Initial: math.NaN(), Max: math.NaN()}
 	for k := range min(len(main), len(got)) {
 		e := main[k]

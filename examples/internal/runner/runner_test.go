@@ -167,7 +167,7 @@ func TestHeadsUnchangedByDefault(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		pa, pb := a.Params(), b.Params()
+		pa, pb := a.Parts().Params(), b.Parts().Params()
 		if len(pa) != len(pb) {
 			t.Fatalf("%s: %d vs %d parameters", name, len(pa), len(pb))
 		}
