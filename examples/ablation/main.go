@@ -63,8 +63,8 @@ import (
 
 	"github.com/disiam/disiam/backbone"
 	"github.com/disiam/disiam/examples/internal/experiment"
-	"github.com/disiam/disiam/examples/internal/report"
 	"github.com/disiam/disiam/examples/internal/runner"
+	"github.com/disiam/disiam/report"
 )
 
 // options are the parsed command line.

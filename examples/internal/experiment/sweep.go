@@ -16,9 +16,9 @@ import (
 	"github.com/disiam/disiam/augment"
 	"github.com/disiam/disiam/backbone"
 	"github.com/disiam/disiam/dataset"
-	"github.com/disiam/disiam/examples/internal/report"
 	"github.com/disiam/disiam/examples/internal/runner"
 	"github.com/disiam/disiam/knn"
+	"github.com/disiam/disiam/report"
 	"github.com/disiam/disiam/ssl"
 )
 

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/disiam/disiam/examples/internal/report"
+	"github.com/disiam/disiam/report"
 )
 
 // Max kNN top-1 over three seeds as a thesis table row, the best two bold.
