@@ -23,6 +23,9 @@
 //   - ssl: losses, projection/prediction heads, methods, the trainer and
 //     chaining.
 //   - optim: SGD, LARS and learning-rate schedules with PyTorch semantics.
+//   - report: statistics over seeds, Markdown tables and gonum/plot
+//     figures (accuracy curves with confidence bands, grouped bars) for
+//     reporting a study, as the examples do.
 //   - examples: runnable programs, one per experiment of the thesis.
 //
 // Build tags: the default build is pure Go. -tags openblas links Debian's

@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// TestTorchvisionExtra compares cases the shared golden file does not
+// TestTorchvisionExtra compares cases testdata/augment.json.gz does not
 // cover (antialiased and non-square resizes, crops reaching outside the
 // image, non-square and wide blurs, center crops with padding, solarize,
 // HSV edge cases, 1-channel images) with torchvision 0.14, computed by

@@ -9,8 +9,10 @@ import (
 	"testing"
 )
 
-// ruleImage is the golden README's deterministic value rule for an input
-// named name, mapped as augment.json's image: (r + 1) / 2, exact in float32.
+// ruleImage is the golden tests' deterministic value rule (FNV-1a and
+// splitmix64, written out in ../backbone/testdata/detweights.py) for an
+// input named name, mapped as augment.json's image: (r + 1) / 2, exact in
+// float32.
 func ruleImage(name string, c, h, w int) Image {
 	f := fnv.New64a()
 	f.Write([]byte(name))
@@ -60,7 +62,8 @@ func flatten(v [][][]float64) (c, h, w int, pix []float64) {
 }
 
 // TestGolden compares every functional op with torchvision 0.14's output
-// (../shared/golden/augment.json, computed in float64) within 1e-5 absolute.
+// (testdata/augment.json.gz, computed in float64 by
+// ../backbone/testdata/golden.py augment) within 1e-5 absolute.
 func TestGolden(t *testing.T) {
 	g := loadGolden(t)
 	s := g.Image.Shape

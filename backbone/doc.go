@@ -71,7 +71,8 @@
 //	m = torchvision.models.resnet18(weights="IMAGENET1K_V1")
 //	save_file(m.state_dict(), "resnet18.safetensors")
 //
-// (or, without that package, shared/peers/export_safetensors.py's writer).
+// (or, without that package, write_safetensors of the repository's
+// backbone/testdata/export_safetensors.py).
 // ImageNet weights expect inputs standardized with augment.ImageNetNorm.
 //
 // Parameters own their storage: loading copies into it, optimizers update

@@ -13,7 +13,9 @@ import (
 	"github.com/disiam/disiam/nn/nntest"
 )
 
-// goldenFile is a model case of shared/golden (see its README).
+// goldenFile is a model case written by testdata/golden.py (models) or
+// testdata/gen_golden.py: PyTorch's float64 outputs for weights and input
+// by the value rule of testdata/detweights.py.
 type goldenFile struct {
 	Model  string
 	Params int
@@ -36,7 +38,8 @@ func fillRule(m nn.Module, gain float64) {
 	}
 }
 
-// ruleInput returns the golden rule's values of the tensor called name.
+// ruleInput returns the golden rule's values of the tensor called name
+// (the rule of testdata/detweights.py).
 func ruleInput(name string, n int) []float32 {
 	r := nntest.RuleValues(name, n)
 	out := make([]float32, n)
@@ -100,8 +103,8 @@ func relErr(got []float32, want [][]float64) float64 {
 // batch-statistics features (≤ 5e-3; dropout and stochastic depth off).
 func TestGolden(t *testing.T) {
 	for _, file := range []string{
-		"resnet18_32.json",        // shared/golden
-		"efficientnet_b0_32.json", // shared/golden
+		"resnet18_32.json",        // golden.py models
+		"efficientnet_b0_32.json", // golden.py models
 		"resnet18_40x56.json",
 		"resnet18_360x640.json",
 		"resnet50_64x64.json",

@@ -1,5 +1,5 @@
 """PyTorch peer of knn.BenchmarkEvaluate: only the kNN part of
-../../shared/peers/bench.py (bench_knn), repeated. Besides queries/s it
+bench/peer/bench.py (bench_knn), repeated. Besides queries/s it
 prints queries per CPU-second of all threads (time.process_time).
 
 usage: /usr/bin/python3 bench/knn_peer.py [repeats] [threads]
@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 
 def bench_knn(n_bank=50000, n_query=10000, d=512, k=200, t=0.1, classes=10):
-    # Identical to bench_knn in shared/peers/bench.py.
+    # Identical to bench_knn in bench/peer/bench.py, but for the CPU time.
     bank = F.normalize(torch.randn(n_bank, d), dim=1)
     labels = torch.randint(0, classes, (n_bank,))
     q = F.normalize(torch.randn(n_query, d), dim=1)

@@ -1,4 +1,4 @@
-"""PyTorch peer of ssl's BenchmarkStep: one case of ../shared/peers/bench.py
+"""PyTorch peer of ssl's BenchmarkStep: one case of bench/peer/bench.py
 per process, so that the peak RSS belongs to that case alone.
 
 usage: [SEED=0] [FLUSH_DENORMAL=1] /usr/bin/python3 bench/ssl_peer.py CASE [steps] [threads] [batch]
@@ -18,7 +18,7 @@ import time
 
 import torch
 
-sys.path.insert(0, os.environ.get("PEERS", "/work/shared/peers"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "peer"))
 sys.argv, args = sys.argv[:1], sys.argv[1:]  # bench.py reads sys.argv at import
 import bench  # noqa: E402
 

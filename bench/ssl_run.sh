@@ -1,7 +1,7 @@
 #!/bin/sh
 # Runs ssl's training-step benchmarks (BenchmarkStep) under both BLAS
 # builds and the PyTorch peer (bench/ssl_peer.py over
-# ../shared/peers/bench.py), one case per process (peak RSS per case),
+# bench/peer/bench.py), one case per process (peak RSS per case),
 # interleaved case by case for several rounds so that other jobs on the
 # machine weigh on all three alike, and prints the Markdown table of
 # bench/ssl.md (median over rounds).

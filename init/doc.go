@@ -25,9 +25,9 @@
 //	Constant{Value}, Normal{Mean, Std}, Uniform{Low, High}
 //
 // Zero Gain means √2 (GainReLU) for Kaiming and 1 for Xavier; zero
-// GainRatio means 1. The thesis' gain ratio (Section 4.8, SPEC-NOTES 11)
-// multiplies the gain: std = gain_ratio · gain / √fan, so its best setting,
-// ratio 1.5, is a final gain of 1.5·√2 ≈ 2.12.
+// GainRatio means 1. The thesis' gain ratio (Section 4.8) multiplies the
+// gain: std = gain_ratio · gain / √fan, so its best setting, ratio 1.5, is
+// a final gain of 1.5·√2 ≈ 2.12 (the "final gain value 2.12" it reports).
 //
 // # Schemes
 //

@@ -65,7 +65,7 @@ func PyTorch() Scheme {
 }
 
 // Kaiming is the scheme of the thesis' random-initialization study
-// (Section 4.8, SPEC-NOTES 11): every convolution and linear weight from
+// (Section 4.8): every convolution and linear weight from
 // N(0, std²) with std = gainRatio * sqrt(2) / sqrt(fan), fan chosen by mode,
 // biases zero, BatchNorm weight 1 and bias 0. Gain ratio 1.5 is the
 // thesis' best setting ("final gain value 2.12" = 1.5 * sqrt(2)).

@@ -13,10 +13,13 @@ import (
 //	target ← τ·target + (1-τ)·online,
 //
 // the momentum update of BYOL's and DYOL's target networks (thesis
-// Algorithm 2 line 11; for DYOL the online counterpart is the assistant,
-// SPEC-NOTES 1). Parameters are paired by position; in float32 it computes
-// as lightly's update_momentum (target*τ + online*(1-τ), each product
-// rounded). Pass the trainable parameters of both networks (buffers such
+// Algorithm 2 line 11). For DYOL the online counterpart is the assistant
+// network ψ, not the online network θ: Algorithm 5 line 15 prints
+// ζ ← τζ + (1-τ)θ, but θ's architecture differs from the target's, and
+// Section 3.1.5 describes the target as an average of the assistant, so
+// DYOL uses ζ ← τζ + (1-τ)ψ. Parameters are paired by position; in
+// float32 it computes as lightly's update_momentum (target*τ +
+// online*(1-τ), each product rounded). Pass the trainable parameters of both networks (buffers such
 // as BatchNorm running statistics are the caller's choice: lightly leaves
 // them to the target's own forward passes). It panics if the lists differ
 // in length or a pair in shape or dtype.
@@ -41,8 +44,9 @@ func EMA(target, online []*nn.Param, tau float64) {
 	}
 }
 
-// MomentumSchedule is BYOL's schedule of the target momentum (SPEC-NOTES
-// 9; BYOL Sec. 3.2):
+// MomentumSchedule is BYOL's schedule of the target momentum (BYOL
+// Sec. 3.2; the thesis gives none for BYOL and DYOL, so BYOL's own is
+// used):
 //
 //	τ_k = 1 - (1 - Base)·(cos(π k / Steps) + 1)/2,
 //

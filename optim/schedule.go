@@ -107,9 +107,11 @@ func LinearScaledLR(base float64, batch int) float64 { return base * float64(bat
 // (thesis Section 4.3: base 0.075).
 func SqrtScaledLR(base float64, batch int) float64 { return base * math.Sqrt(float64(batch)) }
 
-// Base learning rates of thesis Section 4.3 (SPEC-NOTES 8), before
-// scaling by LinearScaledLR or SqrtScaledLR. Section 5.3.2 finds 0.06 best
-// for DiSiam/DiSiam+ on EfficientNet-B0; the defaults follow Section 4.3.
+// Base learning rates of thesis Section 4.3, before scaling by
+// LinearScaledLR or SqrtScaledLR (SimCLR is trained with LARS). Section
+// 5.3.2 and Table 5.5 find 0.06 best for DiSiam/DiSiam+ and 0.03 for
+// SimSiam on EfficientNet-B0; the defaults follow Section 4.3, and the
+// examples expose the learning rate as a flag.
 const (
 	SimSiamBaseLR = 0.03  // SimSiam, DiSiam, DiSiam+: × batch/256
 	SimCLRBaseLR  = 0.075 // SimCLR: × sqrt(batch)

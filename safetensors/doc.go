@@ -42,10 +42,11 @@
 // (backbone.ResNet's are torchvision's), so StateDict and SaveModule write
 // files that torch's load_state_dict(strict=True) accepts, and File.Load
 // and LoadModule read files that PyTorch wrote: a torchvision model's
-// state_dict written with the Python safetensors package (or
-// shared/peers/export_safetensors.py) loads into the disiam backbone of the
-// same name. Loading copies into the parameters' existing arrays, so graphs
-// built before the load see the new values. Load is strict by default and
+// state_dict written with the Python safetensors package (or the
+// repository's backbone/testdata/export_safetensors.py, which needs only
+// torch and numpy) loads into the disiam backbone of the same name.
+// Loading copies into the parameters' existing arrays, so graphs built
+// before the load see the new values. Load is strict by default and
 // reports every missing, unexpected and mis-shaped tensor at once, in a
 // *MismatchError, before changing anything; LoadOptions relaxes it and can
 // strip a key prefix ("backbone.", "module."). The one shape difference

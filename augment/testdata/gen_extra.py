@@ -1,16 +1,20 @@
 """Extra torchvision 0.14 reference values for augment's tests.
 
 Run: /usr/bin/python3 gen_extra.py > extra.json
-The input images follow ../../shared/golden/README.md's value rule
-(FNV-1a + splitmix64), mapped to [0, 1) as (r + 1) / 2, in float64.
+The input images follow the deterministic value rule of the golden tests
+(FNV-1a + splitmix64, r in [-1, 1), written out in
+../../backbone/testdata/detweights.py), mapped to [0, 1) as (r + 1) / 2, in
+float64, as augment.json.gz's image (written by
+../../backbone/testdata/golden.py augment).
 """
 import json
+import os
 import sys
 
 import torch
 import torchvision.transforms.functional as TF
 
-sys.path.insert(0, "/work/shared/peers")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "backbone", "testdata"))
 from detweights import tensor_input  # noqa: E402
 
 

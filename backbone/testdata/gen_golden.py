@@ -1,7 +1,7 @@
-"""Extra golden cases for the backbone tests, by the rule of
-shared/golden/README.md (weights and inputs from detweights.py), with
-shared/peers/golden.py's run_model. resnet18_32.json and
-efficientnet_b0_32.json are copies of shared/golden's files (batch 4).
+"""Extra golden cases for the backbone tests, by the value rule of
+detweights.py (weights and inputs), with golden.py's run_model.
+resnet18_32.json and efficientnet_b0_32.json (batch 4) were written by
+golden.py itself: python3 golden.py . models resnet18 efficientnet_b0.
 
 Sizes and gains are chosen so that PyTorch's own float32 run stays close to
 the float64 reference (torch_float32_max_rel_err in each file): with batch 2
@@ -9,15 +9,13 @@ at 32x32 the last stages are 1x1, batch-statistics BatchNorm normalizes
 two values per channel and float32 results become chaotic, and deep
 EfficientNets at gain 2 are chaotic in eval mode.
 
-usage: /usr/bin/python3 gen_golden.py [PEERS_DIR]
+usage (from this folder): /usr/bin/python3 gen_golden.py
 """
 import json
-import sys
 
 import numpy as np
 
-sys.path.insert(0, sys.argv[1] if len(sys.argv) > 1 else "../../../shared/peers")
-import golden  # noqa: E402
+import golden
 
 # name, input shape (batch 2 keeps the files small), weight gain
 CASES = [

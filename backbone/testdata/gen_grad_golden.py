@@ -1,5 +1,5 @@
-"""Golden gradients for the backbone tests: weights and inputs by the rule
-of shared/golden/README.md, loss = sum(features * R) with R the rule's
+"""Golden gradients for the backbone tests: weights and inputs by the value
+rule of detweights.py, loss = sum(features * R) with R the rule's
 tensor "r" of shape [N, feature_dim], BatchNorm on batch statistics
 ("train") or running statistics ("eval"), dropout and stochastic depth off.
 For each probed parameter the file holds its gradient at indices 0, step,
@@ -12,18 +12,16 @@ records the smallest |pre-activation| of any ReLU (relu_margin); with batch
 statistics at tiny spatial sizes BatchNorm amplifies float32 noise, which
 is why ResNet's case uses 64x64 inputs.
 
-usage: /usr/bin/python3 gen_grad_golden.py [PEERS_DIR]
+usage (from this folder): /usr/bin/python3 gen_grad_golden.py
 """
 import json
-import sys
 
 import numpy as np
 import torch
 import torchvision
 
-sys.path.insert(0, sys.argv[1] if len(sys.argv) > 1 else "../../../shared/peers")
-import golden  # noqa: E402
-from detweights import fill_state_dict, tensor_input  # noqa: E402
+import golden
+from detweights import fill_state_dict, tensor_input
 
 CASES = [
     ("resnet18", (2, 3, 64, 64), 1.0, "train", ["conv1.weight", "bn1.weight", "layer1.0.conv1.weight",

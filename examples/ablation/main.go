@@ -63,8 +63,8 @@ import (
 
 	"github.com/disiam/disiam/backbone"
 	"github.com/disiam/disiam/examples/internal/experiment"
-	"github.com/disiam/disiam/examples/internal/report"
 	"github.com/disiam/disiam/examples/internal/runner"
+	"github.com/disiam/disiam/report"
 )
 
 // options are the parsed command line.
@@ -97,7 +97,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&values, "values", "", "comma-separated values of the varied setting (empty: the study's default, see -list)")
 	fs.StringVar(&lrs, "lrs", "", "arch study: comma-separated base learning rates, each a group per backbone (empty: -lr)")
 	fs.IntVar(&o.Switch, "switch", 0, "chain study: epochs of SimCLR before the negative-free method (0: half of -epochs)")
-	fs.StringVar(&o.Weights, "weights", "", "pytorch-weights study: torchvision weights of the -backbones network as safetensors (peers/export_safetensors.py)")
+	fs.StringVar(&o.Weights, "weights", "", "pytorch-weights study: torchvision weights of the -backbones network as safetensors (see go doc ./backbone, section Weights)")
 	fs.IntVar(&o.EvalSize, "size", 224, "pytorch-weights study: the upsampled evaluation resolution")
 	fs.BoolVar(&list, "list", false, "list the studies with their defaults and thesis-scale commands")
 	if err := fs.Parse(args); err != nil {

@@ -13,8 +13,8 @@ import (
 	"github.com/disiam/disiam/augment"
 	"github.com/disiam/disiam/backbone"
 	"github.com/disiam/disiam/examples/internal/experiment"
-	"github.com/disiam/disiam/examples/internal/report"
 	"github.com/disiam/disiam/knn"
+	"github.com/disiam/disiam/report"
 	"github.com/disiam/disiam/safetensors"
 )
 

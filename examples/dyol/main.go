@@ -1,8 +1,11 @@
 // Command dyol trains DYOL (thesis Section 3.1.5, Algorithm 5) assembled
 // from its parts: a small online network, an assistant network, and a
-// target that is an exponential moving average of the assistant
-// (SPEC-NOTES 1); both predictors regress the target's projection of the
-// other view.
+// target that is an exponential moving average of the assistant; both
+// predictors regress the target's projection of the other view. The
+// target averages the assistant ψ, as Section 3.1.5 describes, not the
+// online network θ that Algorithm 5 line 15 prints (ζ ← τζ + (1-τ)θ):
+// θ's architecture differs from the target's, so it could not be averaged
+// into it.
 //
 //	go run ./examples/dyol -online efficientnet_b0 -assistant resnet34
 //

@@ -4,9 +4,9 @@ import (
 	"fmt"
 
 	"github.com/disiam/disiam/backbone"
-	"github.com/disiam/disiam/examples/internal/report"
 	"github.com/disiam/disiam/examples/internal/runner"
 	"github.com/disiam/disiam/knn"
+	"github.com/disiam/disiam/report"
 	"github.com/disiam/disiam/ssl"
 	"github.com/disiam/disiam/train"
 )

@@ -17,11 +17,11 @@ import (
 
 	"github.com/disiam/disiam/backbone"
 	"github.com/disiam/disiam/dataset"
-	"github.com/disiam/disiam/examples/internal/report"
 	"github.com/disiam/disiam/examples/internal/runner"
 	weightinit "github.com/disiam/disiam/init"
 	"github.com/disiam/disiam/knn"
 	"github.com/disiam/disiam/nn"
+	"github.com/disiam/disiam/report"
 )
 
 // Config is the sweep: the command-line flags, parsed.

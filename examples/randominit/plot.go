@@ -12,7 +12,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/disiam/disiam/backbone"
-	"github.com/disiam/disiam/examples/internal/report"
+	"github.com/disiam/disiam/report"
 )
 
 // PlotGainCurves writes, for one backbone and kind, top-1 accuracy (%)

@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/disiam/disiam/backbone"
-	"github.com/disiam/disiam/examples/internal/report"
+	"github.com/disiam/disiam/report"
 )
 
 // csvHeader is the first line of runs.csv.

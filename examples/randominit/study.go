@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/disiam/disiam/examples/internal/report"
+	"github.com/disiam/disiam/report"
 )
 
 // Feature kinds: the pooled features (Table 5.1) or the classifier's

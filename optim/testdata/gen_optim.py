@@ -3,7 +3,7 @@
 usage: /usr/bin/python3 gen_optim.py > optim.json
 
 Parameters and per-step gradients follow the golden rule (FNV-1a +
-splitmix64, r in [-1, 1); see ../../../shared/golden/README.md): parameter
+splitmix64, r in [-1, 1); see ../../backbone/testdata/detweights.py): parameter
 NAME holds rule("NAME") and its gradient at step k is rule("grad.NAME.k")
 (times 0.1 for every third step, so that gradient norms vary). Each case
 runs a few steps with the given learning rates and records every parameter

@@ -1,16 +1,17 @@
 """Writes torch_small.safetensors and torch_small.json: a tiny PyTorch model's
 state_dict (conv, BatchNorm after one training step, linear, a float64
-buffer) written by ../../../shared/peers/export_safetensors.py's writer, and
-the expected values as JSON for the Go test.
+buffer) written by the writer of ../../backbone/testdata/export_safetensors.py,
+and the expected values as JSON for the Go test.
 
-usage: /usr/bin/python3 gen_torch_fixture.py [PEERS_DIR]
+usage (from this folder): /usr/bin/python3 gen_torch_fixture.py
 """
 import json
+import os
 import sys
 
 import torch
 
-sys.path.insert(0, sys.argv[1] if len(sys.argv) > 1 else "../../../shared/peers")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "backbone", "testdata"))
 from export_safetensors import write_safetensors  # noqa: E402
 
 torch.manual_seed(7)

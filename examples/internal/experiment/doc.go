@@ -17,8 +17,8 @@
 // the weighted kNN classifier (k = 200, τ = 0.1, thesis Section 4.4) on
 // the query images, the training images forming the bank: at the start
 // (the random initialization) and every EvalEvery epochs. A Result keeps
-// the whole curve, its maximum (what the thesis reports, SPEC-NOTES 12)
-// with its epoch, and the final value. A run whose loss diverges keeps
+// the whole curve, its maximum (what the thesis reports, as lightly's
+// benchmark module does) with its epoch, and the final value. A run whose loss diverges keeps
 // what it measured before, with a note; other errors stop the sweep.
 //
 // # Outputs

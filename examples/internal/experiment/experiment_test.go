@@ -12,8 +12,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/disiam/disiam/examples/internal/report"
 	"github.com/disiam/disiam/examples/internal/runner"
+	"github.com/disiam/disiam/report"
 )
 
 func TestMethodTitle(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/disiam/disiam/examples/internal/report"
+	"github.com/disiam/disiam/report"
 )
 
 // Grid arranges results by group and series, both in order of first

@@ -9,7 +9,7 @@ import (
 	"github.com/disiam/disiam/backbone"
 	"github.com/disiam/disiam/examples/internal/runner"
 
-	"github.com/disiam/disiam/examples/internal/report"
+	"github.com/disiam/disiam/report"
 )
 
 // MethodsFigure names the figures of a method comparison.

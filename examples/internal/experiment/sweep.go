@@ -20,6 +20,7 @@ import (
 	"github.com/disiam/disiam/examples/internal/report"
 	"github.com/disiam/disiam/examples/internal/runner"
 	"github.com/disiam/disiam/knn"
+	"github.com/disiam/disiam/report"
 	"github.com/disiam/disiam/ssl"
 	"github.com/disiam/disiam/train"
 )

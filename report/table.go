@@ -18,24 +18,34 @@ type Table struct {
 // Add appends a row.
 func (t *Table) Add(cells ...string) { t.Rows = append(t.Rows, cells) }
 
-// Write writes the table in Markdown, short rows padded with empty cells.
-func (t *Table) Write(w io.Writer) {
+// Write writes the table in Markdown: the header row, the "| --- |"
+// separator and the rows, one line each, short rows padded with empty
+// cells (cells beyond the header's are not written). It returns the first
+// error of w.
+func (t *Table) Write(w io.Writer) error {
+	var err error
+	printf := func(format string, a ...any) {
+		if err == nil {
+			_, err = fmt.Fprintf(w, format, a...)
+		}
+	}
 	row := func(cells []string) {
-		fmt.Fprint(w, "|")
+		printf("|")
 		for i := range t.Header {
 			c := ""
 			if i < len(cells) {
 				c = cells[i]
 			}
-			fmt.Fprintf(w, " %s |", c)
+			printf(" %s |", c)
 		}
-		fmt.Fprintln(w)
+		printf("\n")
 	}
 	row(t.Header)
-	fmt.Fprintln(w, "|"+strings.Repeat(" --- |", len(t.Header)))
+	printf("|%s\n", strings.Repeat(" --- |", len(t.Header)))
 	for _, r := range t.Rows {
 		row(r)
 	}
+	return err
 }
 
 // Best returns which of values are among the k largest (NaN never is),

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"errors"
 	"image/png"
 	"math"
 	"os"
@@ -65,10 +66,38 @@ func TestTable(t *testing.T) {
 	tb.Add("SimSiam", Bold("41.65 ± 5.36", true))
 	tb.Add("short")
 	var b bytes.Buffer
-	tb.Write(&b)
+	if err := tb.Write(&b); err != nil {
+		t.Fatal(err)
+	}
 	want := "| Method | Top-1 |\n| --- | --- |\n| SimSiam | **41.65 ± 5.36** |\n| short |  |\n"
 	if b.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+}
+
+// failWriter accepts n bytes, then fails.
+type failWriter struct{ n int }
+
+func (f *failWriter) Write(p []byte) (int, error) {
+	if len(p) > f.n {
+		k := f.n
+		f.n = 0
+		return k, errors.New("disk full")
+	}
+	f.n -= len(p)
+	return len(p), nil
+}
+
+func TestTableWriteError(t *testing.T) {
+	tb := Table{Header: []string{"a", "b"}, Rows: [][]string{{"1", "2"}, {"3", "4"}}}
+	var full bytes.Buffer
+	if err := tb.Write(&full); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{0, 5, full.Len() - 1} {
+		if err := tb.Write(&failWriter{n: n}); err == nil || err.Error() != "disk full" {
+			t.Errorf("writer failing after %d bytes: error %v, want disk full", n, err)
+		}
 	}
 }
 
@@ -145,5 +174,17 @@ func TestPlots(t *testing.T) {
 	}
 	if !strings.HasSuffix(bars, ".png") {
 		t.Fatal("unreachable")
+	}
+}
+
+func TestCurvesBadBand(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bad.png")
+	bad := []Band{{Label: "short CI", X: []float64{1, 2}, Mean: []float64{0.1, 0.2}, CI: []float64{0.01}}}
+	err := Curves(path, Figure{}, bad)
+	if err == nil || !strings.Contains(err.Error(), `band "short CI"`) {
+		t.Errorf("error %v, want one naming the band", err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("file written for a bad band: %v", err)
 	}
 }

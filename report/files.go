@@ -6,14 +6,16 @@ import (
 	"os"
 )
 
-// CSV is a CSV file written row by row, each row flushed at once, so that
-// an interrupted sweep keeps the rows it finished.
+// CSV is a CSV file (RFC 4180, encoding/csv's quoting) written record by
+// record, each flushed to the file at once, so that an interrupted sweep
+// keeps the runs it finished.
 type CSV struct {
 	f *os.File
 	w *csv.Writer
 }
 
-// CreateCSV creates (or truncates) path and writes the header row.
+// CreateCSV creates (or truncates) the file at path and writes header as
+// its first record.
 func CreateCSV(path string, header []string) (*CSV, error) {
 	f, err := os.Create(path)
 	if err != nil {
@@ -27,7 +29,7 @@ func CreateCSV(path string, header []string) (*CSV, error) {
 	return c, nil
 }
 
-// Add writes one row and flushes it.
+// Add writes one record and flushes it to the file.
 func (c *CSV) Add(rec []string) error {
 	if err := c.w.Write(rec); err != nil {
 		return err
@@ -39,7 +41,8 @@ func (c *CSV) Add(rec []string) error {
 // Close closes the file.
 func (c *CSV) Close() error { return c.f.Close() }
 
-// WriteJSON writes v as indented JSON to path.
+// WriteJSON writes v to the file at path as JSON (encoding/json),
+// indented by two spaces, with a final newline.
 func WriteJSON(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {

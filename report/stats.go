@@ -18,7 +18,8 @@ func Finite(x []float64) []float64 {
 	return out
 }
 
-// Mean returns the mean of x, NaN when x is empty.
+// Mean returns the mean of x, NaN when x is empty. A NaN in x makes the
+// mean NaN: pass Finite(x) to leave missing values out.
 func Mean(x []float64) float64 {
 	if len(x) == 0 {
 		return math.NaN()
@@ -31,7 +32,8 @@ func Mean(x []float64) float64 {
 }
 
 // Std returns the sample standard deviation of x (divisor n-1), 0 for
-// fewer than two values: the "± std" of the thesis' tables.
+// fewer than two values: the "± std" of the thesis' tables. Like Mean it
+// takes every value of x; pass Finite(x) to leave missing ones out.
 func Std(x []float64) float64 {
 	if len(x) < 2 {
 		return 0
@@ -46,7 +48,8 @@ func Std(x []float64) float64 {
 
 // CI95 returns the half-width of the 95% confidence interval of the mean
 // of x, t(0.975, n-1)·Std(x)/√n, 0 for fewer than two values: the error
-// bars and shaded bands of the thesis' figures.
+// bars and shaded bands of the thesis' figures. Like Mean it takes every
+// value of x; pass Finite(x) to leave missing ones out.
 func CI95(x []float64) float64 {
 	n := len(x)
 	if n < 2 {
@@ -56,7 +59,8 @@ func CI95(x []float64) float64 {
 	return t * Std(x) / math.Sqrt(float64(n))
 }
 
-// Pct formats a fraction as percent with two decimals, "n/a" for NaN.
+// Pct formats a fraction as percent with two decimals (0.7425 as
+// "74.25"), "n/a" for NaN.
 func Pct(v float64) string {
 	if math.IsNaN(v) {
 		return "n/a"

@@ -12,16 +12,19 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 )
 
-// Figure is the frame of a plot whose y axis is an accuracy in percent.
+// Figure is the frame of a plot whose y axis is an accuracy in percent:
+// what Curves and Bars draw around the data.
 type Figure struct {
-	Title  string
+	Title string
+	// XLabel labels the x axis of Curves (Bars label it with the groups).
 	XLabel string
 	// YLabel defaults to "kNN top-1 accuracy (%)".
 	YLabel string
 	// Chance, if positive, adds a dashed line at the chance accuracy
 	// (a fraction, e.g. 0.1 for ten classes).
 	Chance float64
-	// Width and Height of the PNG; 0 means 7 × 4.5 inches.
+	// Width and Height of the image; 0 means 7 × 4.5 inches (672 × 432
+	// pixels in PNG).
 	Width, Height vg.Length
 }
 
@@ -48,14 +51,17 @@ func (f Figure) save(p *plot.Plot, path string) error {
 	return p.Save(w, h, path)
 }
 
-// WithAlpha returns c with opacity a in [0, 1].
-func WithAlpha(c color.Color, a float64) color.Color {
+// withAlpha returns c with opacity a in [0, 1].
+func withAlpha(c color.Color, a float64) color.Color {
 	r, g, b, _ := c.RGBA()
 	return color.NRGBA{R: uint8(r >> 8), G: uint8(g >> 8), B: uint8(b >> 8), A: uint8(255 * a)}
 }
 
-// ChanceLine adds a dashed horizontal line at the chance accuracy (a
-// fraction, drawn in percent) from x0 to x1, with a legend entry.
+// ChanceLine adds to p a dashed gray horizontal line at the chance
+// accuracy (a fraction, drawn in percent: 0.1 for ten balanced classes)
+// from x0 to x1, with the legend entry "chance (10%)". Curves and Bars
+// draw it when Figure.Chance is set; it is exported for figures of other
+// kinds built with gonum/plot.
 func ChanceLine(p *plot.Plot, chance, x0, x1 float64) error {
 	l, err := plotter.NewLine(plotter.XYs{{X: x0, Y: 100 * chance}, {X: x1, Y: 100 * chance}})
 	if err != nil {
@@ -68,20 +74,23 @@ func ChanceLine(p *plot.Plot, chance, x0, x1 float64) error {
 	return nil
 }
 
-// Headroom returns a y-axis maximum (%) leaving space for the legend
-// above data reaching ymax (%).
+// Headroom returns the y-axis maximum (percent) that Curves uses for data
+// reaching ymax (percent): 30% above it, for the legend at the top, and
+// at most 100.
 func Headroom(ymax float64) float64 { return min(1.3*ymax, 100) }
 
 // Band is a curve with its confidence band: at X[i] the mean Mean[i] and
-// the half-width CI[i] (fractions; drawn in percent). Points whose Mean
-// is NaN are left out.
+// the half-width CI[i] of the band (fractions; drawn in percent). X, Mean
+// and CI have the same length; points whose Mean is NaN are left out.
+// Label is the legend entry.
 type Band struct {
 	Label       string
 	X, Mean, CI []float64
 }
 
-// BandOf returns the band of samples (samples[i] are the values over
-// seeds at x[i]): mean and CI95 of the finite values.
+// BandOf returns the Band of samples, where samples[i] are the values
+// (over seeds) at x[i]: at each x the Mean and CI95 of the finite values,
+// a NaN mean (no point) where there are none. It keeps x, not a copy.
 func BandOf(label string, x []float64, samples [][]float64) Band {
 	b := Band{Label: label, X: x}
 	for _, s := range samples {
@@ -92,11 +101,11 @@ func BandOf(label string, x []float64, samples [][]float64) Band {
 	return b
 }
 
-// AddBand draws b on p in the i-th color of plotutil's palette: the mean
+// addBand draws b on p in the i-th color of plotutil's palette: the mean
 // as a line (with point glyphs if glyphs is set) and a translucent
 // polygon for mean ± CI, with a legend entry. It returns the x range and
 // the largest mean + CI in percent; ok is false when b has no point.
-func AddBand(p *plot.Plot, i int, b Band, glyphs bool) (xmin, xmax, ymax float64, ok bool, err error) {
+func addBand(p *plot.Plot, i int, b Band, glyphs bool) (xmin, xmax, ymax float64, ok bool, err error) {
 	var line, lo, hi plotter.XYs
 	xmin, xmax = math.Inf(1), math.Inf(-1)
 	for j, x := range b.X {
@@ -121,7 +130,7 @@ func AddBand(p *plot.Plot, i int, b Band, glyphs bool) (xmin, xmax, ymax float64
 	if err != nil {
 		return 0, 0, 0, false, err
 	}
-	poly.Color = WithAlpha(col, 0.25)
+	poly.Color = withAlpha(col, 0.25)
 	poly.LineStyle.Width = 0
 	l, pts, err := plotter.NewLinePoints(line)
 	if err != nil {
@@ -140,14 +149,24 @@ func AddBand(p *plot.Plot, i int, b Band, glyphs bool) (xmin, xmax, ymax float64
 	return xmin, xmax, ymax, true, nil
 }
 
-// Curves writes a PNG of accuracy curves, each with its shaded 95%
-// confidence band (thesis Figures 5.12, 5.23, 5.29). Nothing is written
-// when no band has a point.
+// Curves draws accuracy curves, each with its shaded confidence band
+// (as thesis Figures 5.12, 5.23 and 5.29), and saves the figure at path
+// in the format of path's extension (.png, .svg, .pdf, .jpg, .tif, .eps;
+// gonum/plot's Plot.Save). Band i takes the i-th color of gonum/plot's
+// plotutil palette; a band of at most 30 points marks them with dots. The
+// y axis starts at 0 and leaves room above the data for the legend
+// (Headroom). Nothing is written, and the error is nil, when no band has a
+// point; a band whose X, Mean and CI differ in length is an error.
 func Curves(path string, f Figure, bands []Band) error {
 	p := f.plot()
 	xmin, xmax, ymax, any := math.Inf(1), math.Inf(-1), 0.0, false
+	for _, b := range bands {
+		if len(b.Mean) != len(b.X) || len(b.CI) != len(b.X) {
+			return fmt.Errorf("report: band %q has %d X, %d Mean and %d CI values, want as many of each", b.Label, len(b.X), len(b.Mean), len(b.CI))
+		}
+	}
 	for i, b := range bands {
-		x0, x1, y, ok, err := AddBand(p, i, b, len(b.X) <= 30)
+		x0, x1, y, ok, err := addBand(p, i, b, len(b.X) <= 30)
 		if err != nil {
 			return err
 		}
@@ -168,18 +187,20 @@ func Curves(path string, f Figure, bands []Band) error {
 	return f.save(p, path)
 }
 
-// BarSeries is one series of a grouped bar chart: Values[g] are the
-// samples (over seeds) of group g, drawn as their mean with a 95%
-// confidence error bar; a group without finite samples has no bar.
+// BarSeries is one series of a grouped bar chart (one method, say):
+// Values[g] are its samples (over seeds) in group g, drawn as their mean
+// with a 95% confidence error bar (CI95); a group without finite samples,
+// or beyond the end of Values, has no bar. Label is the legend entry.
 type BarSeries struct {
 	Label  string
 	Values [][]float64
 }
 
-// Bars writes a PNG of grouped bars: one cluster per group (labelled on
-// the x axis), one colored bar per series with its 95% confidence error
-// bar (thesis Figures 5.11, 5.17-5.19, 5.26-5.28, 5.30-5.32). Nothing is
-// written when no bar has a value.
+// Bars draws grouped bars — one cluster per group, labelled on the x
+// axis, and in it one colored bar per series with its 95% confidence error
+// bar (as thesis Figures 5.11, 5.17-5.19, 5.26-5.28 and 5.30-5.32) — and
+// saves the figure at path like Curves. Nothing is written, and the error
+// is nil, when no bar has a value.
 func Bars(path string, f Figure, groups []string, series []BarSeries) error {
 	p := f.plot()
 	n := len(series)
@@ -204,7 +225,7 @@ func Bars(path string, f Figure, groups []string, series []BarSeries) error {
 			if err != nil {
 				return err
 			}
-			poly.Color = WithAlpha(col, 0.8)
+			poly.Color = withAlpha(col, 0.8)
 			poly.LineStyle.Width = 0
 			p.Add(poly)
 			if first == nil {
