@@ -17,7 +17,6 @@ import (
 	"github.com/disiam/disiam/backbone"
 	"github.com/disiam/disiam/dataset"
 	"github.com/disiam/disiam/eval"
-	"github.com/disiam/disiam/examples/internal/report"
 	"github.com/disiam/disiam/examples/internal/runner"
 	"github.com/disiam/disiam/knn"
 	"github.com/disiam/disiam/report"
