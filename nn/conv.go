@@ -7,7 +7,7 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// Conv2D convolves x [N, C, H, W] with the filters w [O, C/groups, KH, KW]
+// Conv2dOp convolves x [N, C, H, W] with the filters w [O, C/groups, KH, KW]
 // and returns y [N, O, OH, OW], exactly as torch.nn.functional.conv2d
 // without bias: the input is zero-padded by padding on all four sides,
 // kernel taps are dilation apart, and
@@ -23,8 +23,12 @@ import (
 // must divide C and O; a violation, or shapes that do not fit, panics with
 // an "nn:" message when the graph is built.
 //
-// The gradient with respect to x is Conv2DBackwardInput and the one with
-// respect to w is Conv2DBackwardFilter; both are differentiable again.
+// The gradient with respect to x is Conv2dBackwardInput and the one with
+// respect to w is Conv2dBackwardFilter; both are differentiable again.
+//
+// Conv2dOp is the op behind the Conv2d layer, as LinearOp is behind
+// Linear: the layer owns the weight (and bias) and calls it; call the op
+// directly for filters that are not a layer's parameter.
 //
 // # Computation
 //
@@ -59,30 +63,30 @@ import (
 // Scratch memory (column matrices, transposed activations) comes from a
 // package-wide pool that grows to the largest working set of one kernel
 // and is then reused: a warm compiled graph allocates no buffers.
-func Conv2D(x, w *G.Node, stride, padding, dilation, groups int) *G.Node {
-	p := newConvParams("Conv2D", stride, padding, dilation, groups)
+func Conv2dOp(x, w *G.Node, stride, padding, dilation, groups int) *G.Node {
+	p := newConvParams("Conv2dOp", stride, padding, dilation, groups)
 	return Apply(&convForward{convParams: p}, x, w)
 }
 
-// Conv2DBackwardInput returns dL/dx of y = Conv2D(x, w, ...) given w
+// Conv2dBackwardInput returns dL/dx of y = Conv2dOp(x, w, ...) given w
 // [O, C/groups, KH, KW] and dy = dL/dy [N, O, OH, OW], where xShape is the
 // shape of x (several input sizes map to one output size, so it must be
 // given). It is also the transposed convolution (conv_transpose2d) of dy.
-func Conv2DBackwardInput(w, dy *G.Node, xShape tensor.Shape, stride, padding, dilation, groups int) *G.Node {
-	p := newConvParams("Conv2DBackwardInput", stride, padding, dilation, groups)
+func Conv2dBackwardInput(w, dy *G.Node, xShape tensor.Shape, stride, padding, dilation, groups int) *G.Node {
+	p := newConvParams("Conv2dBackwardInput", stride, padding, dilation, groups)
 	if len(xShape) != 4 {
-		panic(fmt.Sprintf("nn: Conv2DBackwardInput: input shape %v, want [N, C, H, W]", xShape))
+		panic(fmt.Sprintf("nn: Conv2dBackwardInput: input shape %v, want [N, C, H, W]", xShape))
 	}
 	return Apply(&convBackwardInput{convParams: p, xShape: xShape.Clone()}, w, dy)
 }
 
-// Conv2DBackwardFilter returns dL/dw, of shape wShape [O, C/groups, KH, KW],
-// of y = Conv2D(x, w, ...) given x [N, C, H, W] and dy = dL/dy
+// Conv2dBackwardFilter returns dL/dw, of shape wShape [O, C/groups, KH, KW],
+// of y = Conv2dOp(x, w, ...) given x [N, C, H, W] and dy = dL/dy
 // [N, O, OH, OW]: the sum over the batch of the correlation of dy with x.
-func Conv2DBackwardFilter(x, dy *G.Node, wShape tensor.Shape, stride, padding, dilation, groups int) *G.Node {
-	p := newConvParams("Conv2DBackwardFilter", stride, padding, dilation, groups)
+func Conv2dBackwardFilter(x, dy *G.Node, wShape tensor.Shape, stride, padding, dilation, groups int) *G.Node {
+	p := newConvParams("Conv2dBackwardFilter", stride, padding, dilation, groups)
 	if len(wShape) != 4 {
-		panic(fmt.Sprintf("nn: Conv2DBackwardFilter: filter shape %v, want [O, C/groups, KH, KW]", wShape))
+		panic(fmt.Sprintf("nn: Conv2dBackwardFilter: filter shape %v, want [O, C/groups, KH, KW]", wShape))
 	}
 	return Apply(&convBackwardFilter{convParams: p, wShape: wShape.Clone()}, x, dy)
 }
@@ -288,7 +292,7 @@ func (p convParams) plan(cache **convPlan, x, w tensor.Shape) (*convPlan, error)
 	return pl, nil
 }
 
-// Kernels. Each application of Conv2D (and of its gradients) gets its own
+// Kernels. Each application of Conv2dOp (and of its gradients) gets its own
 // kernel value, which caches the plan for its shapes.
 
 type convForward struct {
@@ -296,7 +300,7 @@ type convForward struct {
 	pl *convPlan
 }
 
-func (k *convForward) Name() string  { return "Conv2D(" + k.convParams.String() + ")" }
+func (k *convForward) Name() string  { return "Conv2dOp(" + k.convParams.String() + ")" }
 func (k *convForward) InDims() []int { return []int{4, 4} }
 func (k *convForward) OutShape(in []tensor.Shape) (tensor.Shape, error) {
 	s, err := k.shape(in[0], in[1])
@@ -339,7 +343,7 @@ type convBackwardInput struct {
 }
 
 func (k *convBackwardInput) Name() string {
-	return fmt.Sprintf("Conv2DBackwardInput(%v, %s)", k.xShape, k.convParams)
+	return fmt.Sprintf("Conv2dBackwardInput(%v, %s)", k.xShape, k.convParams)
 }
 func (k *convBackwardInput) InDims() []int { return []int{4, 4} }
 func (k *convBackwardInput) OutShape(in []tensor.Shape) (tensor.Shape, error) {
@@ -381,7 +385,7 @@ func (k *convBackwardInput) Forward(out *tensor.Dense, in []*tensor.Dense) error
 
 func (k *convBackwardInput) DiffWRT() []bool { return []bool{true, true} }
 
-// Grad: dx = B(w, dy) is bilinear with <r, B(w, dy)> = <Conv2D(r, w), dy>
+// Grad: dx = B(w, dy) is bilinear with <r, B(w, dy)> = <Conv2dOp(r, w), dy>
 // = <BackwardFilter(r, dy), w>.
 func (k *convBackwardInput) Grad(in G.Nodes, _, r *G.Node) (G.Nodes, error) {
 	w, dy := in[0], in[1]
@@ -398,7 +402,7 @@ type convBackwardFilter struct {
 }
 
 func (k *convBackwardFilter) Name() string {
-	return fmt.Sprintf("Conv2DBackwardFilter(%v, %s)", k.wShape, k.convParams)
+	return fmt.Sprintf("Conv2dBackwardFilter(%v, %s)", k.wShape, k.convParams)
 }
 func (k *convBackwardFilter) InDims() []int { return []int{4, 4} }
 func (k *convBackwardFilter) OutShape(in []tensor.Shape) (tensor.Shape, error) {
@@ -440,7 +444,7 @@ func (k *convBackwardFilter) Forward(out *tensor.Dense, in []*tensor.Dense) erro
 
 func (k *convBackwardFilter) DiffWRT() []bool { return []bool{true, true} }
 
-// Grad: dw = F(x, dy) is bilinear with <r, F(x, dy)> = <Conv2D(x, r), dy>
+// Grad: dw = F(x, dy) is bilinear with <r, F(x, dy)> = <Conv2dOp(x, r), dy>
 // = <BackwardInput(r, dy), x>.
 func (k *convBackwardFilter) Grad(in G.Nodes, _, r *G.Node) (G.Nodes, error) {
 	x, dy := in[0], in[1]

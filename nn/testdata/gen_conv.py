@@ -1,5 +1,5 @@
 """Writes conv_golden.json: PyTorch's conv2d forward and both gradients for a
-few configurations, in float64, for nn.TestConv2DMatchesPyTorch.
+few configurations, in float64, for nn.TestConv2dOpMatchesPyTorch.
 
 usage (from the repository root):
     /usr/bin/python3 nn/testdata/gen_conv.py > nn/testdata/conv_golden.json
