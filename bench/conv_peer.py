@@ -24,7 +24,7 @@ import torchvision
 
 BATCH = 64
 
-# Depthwise convolutions with larger planes (nn's BenchmarkConv2DDepthwise):
+# Depthwise convolutions with larger planes (nn's BenchmarkConv2dOpDepthwise):
 # (C, H, W, O, K, stride, padding, dilation, groups).
 DEPTHWISE = [
     (32, 32, 32, 32, 3, 1, 1, 1, 32),

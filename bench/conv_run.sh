@@ -15,7 +15,7 @@ mkdir -p "$out"
 rm -f "$out/purego.txt" "$out/openblas.txt" "$out/peer.txt" "$out/load.txt"
 go test -c -o "$out/nn_purego.test" ./nn
 go test -tags openblas -c -o "$out/nn_openblas.test" ./nn
-bench='Conv2DResNet18|Conv2DEfficientNetB0|Conv2DDepthwise|Stack'
+bench='Conv2dOpResNet18|Conv2dOpEfficientNetB0|Conv2dOpDepthwise|Stack'
 for r in $(seq "$rounds"); do
 	echo "round $r: $(uptime)" >>"$out/load.txt"
 	(cd nn && "$out/nn_purego.test" -test.run '^$' -test.bench "$bench" -test.benchtime 3x) >>"$out/purego.txt"

@@ -31,8 +31,8 @@ def go_times(path):
             if not c:
                 continue
             t = float(c.group(1)) / (1e3 if c.group(2) == "ms/op" else 1)
-        for prefix, net in (("Conv2DResNet18/", "ResNet18/"), ("Conv2DEfficientNetB0/", "EfficientNetB0/"),
-                            ("Conv2DDepthwise/", "Depthwise/")):
+        for prefix, net in (("Conv2dOpResNet18/", "ResNet18/"), ("Conv2dOpEfficientNetB0/", "EfficientNetB0/"),
+                            ("Conv2dOpDepthwise/", "Depthwise/")):
             if name.startswith(prefix):
                 name = net + name[len(prefix):]
         runs.setdefault(name, []).append(t)

@@ -13,8 +13,9 @@ import (
 
 // TestExtractResNet18MatchesPyTorch extracts torchvision's ResNet-18 (weights
 // and input by the golden rule) through a padded batch and compares with
-// PyTorch's eval-mode features and logits (testdata/resnet18_32.json, from
-// ../shared/golden): max abs error / max abs value ≤ 1e-4.
+// PyTorch's eval-mode features and logits (testdata/resnet18_32.json, those
+// of backbone/testdata/resnet18_32.json rounded to 7 significant digits):
+// max abs error / max abs value ≤ 1e-4.
 func TestExtractResNet18MatchesPyTorch(t *testing.T) {
 	raw, err := os.ReadFile("testdata/resnet18_32.json")
 	if err != nil {

@@ -19,7 +19,7 @@ func gaussian(seed uint64, n int) []float32 {
 }
 
 // BenchmarkEvaluate measures the kNN rule on random Gaussian features, the
-// setting of the PyTorch peer (bench/knn_peer.py, ../shared/peers/bench.py):
+// setting of the PyTorch peer (bench/knn_peer.py):
 // a 50,000 x 512 bank, 10,000 queries, k = 200, τ = 0.1, 10 classes. Only
 // classification is timed (the bank is normalized once, outside the loop,
 // as the peer's is). Run with -tags openblas for the BLAS path. Besides

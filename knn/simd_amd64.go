@@ -2,25 +2,14 @@
 
 package knn
 
-// useAVX2 reports whether the CPU and the OS support AVX2 and FMA.
-var useAVX2 = hasAVX2FMA()
+import "golang.org/x/sys/cpu"
 
-func hasAVX2FMA() bool {
-	_, _, c, _ := cpuid(1, 0)
-	const fma, osxsave, avx = 1 << 12, 1 << 27, 1 << 28
-	if c&(fma|osxsave|avx) != fma|osxsave|avx {
-		return false
-	}
-	if eax, _ := xgetbv(); eax&6 != 6 { // XMM and YMM state enabled
-		return false
-	}
-	_, b, _, _ := cpuid(7, 0)
-	return b&(1<<5) != 0 // AVX2
-}
-
-func cpuid(eaxIn, ecxIn uint32) (eax, ebx, ecx, edx uint32)
-
-func xgetbv() (eax, edx uint32)
+// useAVX2 reports whether the CPU and the OS support the AVX, AVX2 and FMA
+// instructions of dotLanesAVX2 and scanGTAVX2. golang.org/x/sys/cpu reads
+// the CPUID feature bits; its HasAVX and HasAVX2 are true only when the OS
+// also saves the YMM registers on a context switch (the OSXSAVE bit, and
+// XGETBV reporting XMM and YMM state enabled in XCR0).
+var useAVX2 = cpu.X86.HasAVX && cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
 // dotLanesAVX2 adds a[i]*b[i] (in float64) to l[i%16] for i < n; n is a
 // positive multiple of 16.

@@ -199,23 +199,23 @@ func benchShapes(b *testing.B, shapes []benchConv) {
 	}
 }
 
-// BenchmarkConv2DResNet18 times forward + backward of each distinct
+// BenchmarkConv2dOpResNet18 times forward + backward of each distinct
 // convolution of ResNet-18 at 32x32 input, batch 64. GFLOP/s counts the
 // nominal flops (2 per multiply-add, all taps, including those that only
 // see padding), as PyTorch's would be counted.
-func BenchmarkConv2DResNet18(b *testing.B) {
+func BenchmarkConv2dOpResNet18(b *testing.B) {
 	b.Logf("BLAS backend %s", linalg.Backend)
 	benchShapes(b, resnet18Convs)
 }
 
-// BenchmarkConv2DEfficientNetB0 does the same for EfficientNet-B0.
-func BenchmarkConv2DEfficientNetB0(b *testing.B) {
+// BenchmarkConv2dOpEfficientNetB0 does the same for EfficientNet-B0.
+func BenchmarkConv2dOpEfficientNetB0(b *testing.B) {
 	b.Logf("BLAS backend %s", linalg.Backend)
 	benchShapes(b, effB0Convs)
 }
 
-// BenchmarkConv2DDepthwise times depthwise convolutions with larger planes.
-func BenchmarkConv2DDepthwise(b *testing.B) { benchShapes(b, depthwiseConvs) }
+// BenchmarkConv2dOpDepthwise times depthwise convolutions with larger planes.
+func BenchmarkConv2dOpDepthwise(b *testing.B) { benchShapes(b, depthwiseConvs) }
 
 func benchStack(b *testing.B, shapes []benchConv) {
 	var ks []*benchKernels

@@ -121,7 +121,7 @@ func (tc convCase) outShape() []int {
 	return []int{tc.x[0], tc.w[0], oh, ow}
 }
 
-// convRun evaluates Conv2D, Conv2DBackwardInput and Conv2DBackwardFilter in
+// convRun evaluates Conv2dOp, Conv2dBackwardInput and Conv2dBackwardFilter in
 // one compiled graph of the given dtype, twice (the second run must reuse
 // everything), and returns the three results in float64.
 func convRun(t *testing.T, tc convCase, dt tensor.Dtype, x, w, dy []float64) (y, dx, dw []float64) {
@@ -135,9 +135,9 @@ func convRun(t *testing.T, tc convCase, dt tensor.Dtype, x, w, dy []float64) (y,
 	convFill(dyt, dy)
 	var yn, dxn, dwn *G.Node
 	if err := nn.Build(func() {
-		yn = nn.Conv2D(xn, wn, tc.stride, tc.pad, tc.dil, tc.groups)
-		dxn = nn.Conv2DBackwardInput(wn, dyn, tensor.Shape(tc.x[:]), tc.stride, tc.pad, tc.dil, tc.groups)
-		dwn = nn.Conv2DBackwardFilter(xn, dyn, tensor.Shape(tc.w[:]), tc.stride, tc.pad, tc.dil, tc.groups)
+		yn = nn.Conv2dOp(xn, wn, tc.stride, tc.pad, tc.dil, tc.groups)
+		dxn = nn.Conv2dBackwardInput(wn, dyn, tensor.Shape(tc.x[:]), tc.stride, tc.pad, tc.dil, tc.groups)
+		dwn = nn.Conv2dBackwardFilter(xn, dyn, tensor.Shape(tc.w[:]), tc.stride, tc.pad, tc.dil, tc.groups)
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +214,7 @@ func convInputs(tc convCase) (x, w, dy []float64) {
 
 // Every case runs under every strategy selection, so each code path sees
 // strides, padding, dilation, groups and odd shapes.
-func TestConv2DMatchesDirectDefinition(t *testing.T) {
+func TestConv2dOpMatchesDirectDefinition(t *testing.T) {
 	for _, mode := range nn.ConvPathModes {
 		t.Run(mode, func(t *testing.T) {
 			defer nn.ConvPaths(mode)()
@@ -243,7 +243,7 @@ func TestConv2DMatchesDirectDefinition(t *testing.T) {
 	}
 }
 
-func TestConv2DDeterministicAcrossWorkers(t *testing.T) {
+func TestConv2dOpDeterministicAcrossWorkers(t *testing.T) {
 	defer func(w int) { parallel.Workers = w }(parallel.Workers)
 	for _, mode := range nn.ConvPathModes {
 		t.Run(mode, func(t *testing.T) {
@@ -279,7 +279,7 @@ func testConvDeterministic(t *testing.T) {
 	}
 }
 
-func TestConv2DGradCheck(t *testing.T) {
+func TestConv2dOpGradCheck(t *testing.T) {
 	for _, tc := range []convCase{
 		{"stride 2 groups 2", [4]int{2, 4, 5, 5}, [4]int{4, 2, 3, 3}, 2, 1, 1, 2},
 		{"dilation 2 non-square", [4]int{1, 2, 6, 7}, [4]int{3, 2, 3, 2}, 1, 2, 2, 1},
@@ -292,7 +292,7 @@ func TestConv2DGradCheck(t *testing.T) {
 			x := nntest.Rand64("conv.x", tc.x[:]...)
 			w := nntest.Rand64("conv.w", tc.w[:]...)
 			nntest.GradCheck(t, []*tensor.Dense{x, w}, nil, func(xs []*G.Node) *G.Node {
-				return nn.Conv2D(xs[0], xs[1], tc.stride, tc.pad, tc.dil, tc.groups)
+				return nn.Conv2dOp(xs[0], xs[1], tc.stride, tc.pad, tc.dil, tc.groups)
 			}, 1e-6)
 		})
 	}
@@ -300,7 +300,7 @@ func TestConv2DGradCheck(t *testing.T) {
 
 // The backward kernels are themselves differentiable (bilinear), so
 // second derivatives work.
-func TestConv2DBackwardGradCheck(t *testing.T) {
+func TestConv2dOpBackwardGradCheck(t *testing.T) {
 	for _, tc := range []convCase{
 		{"groups 2 stride 2", [4]int{2, 4, 5, 5}, [4]int{4, 2, 3, 3}, 2, 1, 1, 2},
 		{"depthwise", [4]int{2, 3, 5, 4}, [4]int{3, 1, 3, 3}, 1, 1, 1, 3},
@@ -311,12 +311,12 @@ func TestConv2DBackwardGradCheck(t *testing.T) {
 			dy := nntest.Rand64("conv.dy", tc.outShape()...)
 			t.Run("input", func(t *testing.T) {
 				nntest.GradCheck(t, []*tensor.Dense{w, dy}, nil, func(xs []*G.Node) *G.Node {
-					return nn.Conv2DBackwardInput(xs[0], xs[1], tensor.Shape(tc.x[:]), tc.stride, tc.pad, tc.dil, tc.groups)
+					return nn.Conv2dBackwardInput(xs[0], xs[1], tensor.Shape(tc.x[:]), tc.stride, tc.pad, tc.dil, tc.groups)
 				}, 1e-6)
 			})
 			t.Run("filter", func(t *testing.T) {
 				nntest.GradCheck(t, []*tensor.Dense{x, dy}, nil, func(xs []*G.Node) *G.Node {
-					return nn.Conv2DBackwardFilter(xs[0], xs[1], tensor.Shape(tc.w[:]), tc.stride, tc.pad, tc.dil, tc.groups)
+					return nn.Conv2dBackwardFilter(xs[0], xs[1], tensor.Shape(tc.w[:]), tc.stride, tc.pad, tc.dil, tc.groups)
 				}, 1e-6)
 			})
 		})
@@ -340,7 +340,7 @@ type convGolden struct {
 	} `json:"cases"`
 }
 
-func TestConv2DMatchesPyTorch(t *testing.T) {
+func TestConv2dOpMatchesPyTorch(t *testing.T) {
 	raw, err := os.ReadFile("testdata/conv_golden.json")
 	if err != nil {
 		t.Fatal(err)
@@ -390,7 +390,7 @@ func convProd(s []int) int {
 // Once warm, a program of the three kernels allocates no buffers: scratch
 // comes from the pool and outputs are the ops' own. What remains are the
 // goroutines' small closures, far below the size of any tensor here.
-func TestConv2DSteadyStateAllocations(t *testing.T) {
+func TestConv2dOpSteadyStateAllocations(t *testing.T) {
 	for _, mode := range nn.ConvPathModes {
 		t.Run(mode, func(t *testing.T) {
 			defer nn.ConvPaths(mode)()
@@ -399,9 +399,9 @@ func TestConv2DSteadyStateAllocations(t *testing.T) {
 			x, _ := nn.Input(g, "x", tensor.Float32, 16, 32, 8, 8)
 			w, _ := nn.Input(g, "w", tensor.Float32, 32, 32, 3, 3)
 			dy, _ := nn.Input(g, "dy", tensor.Float32, 16, 32, 8, 8)
-			nn.Conv2D(x, w, 1, 1, 1, 1)
-			nn.Conv2DBackwardInput(w, dy, tensor.Shape{16, 32, 8, 8}, 1, 1, 1, 1)
-			nn.Conv2DBackwardFilter(x, dy, tensor.Shape{32, 32, 3, 3}, 1, 1, 1, 1)
+			nn.Conv2dOp(x, w, 1, 1, 1, 1)
+			nn.Conv2dBackwardInput(w, dy, tensor.Shape{16, 32, 8, 8}, 1, 1, 1, 1)
+			nn.Conv2dBackwardFilter(x, dy, tensor.Shape{32, 32, 3, 3}, 1, 1, 1, 1)
 			prog, err := nn.Compile(g, nil, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -428,7 +428,7 @@ func TestConv2DSteadyStateAllocations(t *testing.T) {
 	}
 }
 
-func TestConv2DBackwardRejectsBadShapes(t *testing.T) {
+func TestConv2dOpBackwardRejectsBadShapes(t *testing.T) {
 	g := G.NewGraph()
 	x, _ := nn.Input(g, "x", tensor.Float32, 2, 3, 6, 6)
 	w, _ := nn.Input(g, "w", tensor.Float32, 4, 3, 3, 3)
@@ -437,8 +437,8 @@ func TestConv2DBackwardRejectsBadShapes(t *testing.T) {
 		name  string
 		build func()
 	}{
-		{"input gradient", func() { nn.Conv2DBackwardInput(w, dy, tensor.Shape{2, 3, 6, 6}, 1, 1, 1, 1) }},
-		{"filter gradient", func() { nn.Conv2DBackwardFilter(x, dy, tensor.Shape{4, 3, 3, 3}, 1, 1, 1, 1) }},
+		{"input gradient", func() { nn.Conv2dBackwardInput(w, dy, tensor.Shape{2, 3, 6, 6}, 1, 1, 1, 1) }},
+		{"filter gradient", func() { nn.Conv2dBackwardFilter(x, dy, tensor.Shape{4, 3, 3, 3}, 1, 1, 1, 1) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := nn.Build(tc.build)
@@ -449,7 +449,7 @@ func TestConv2DBackwardRejectsBadShapes(t *testing.T) {
 	}
 }
 
-func TestConv2DRejectsBadShapes(t *testing.T) {
+func TestConv2dOpRejectsBadShapes(t *testing.T) {
 	for _, tc := range []struct {
 		name                     string
 		x, w                     []int
@@ -469,7 +469,7 @@ func TestConv2DRejectsBadShapes(t *testing.T) {
 			g := G.NewGraph()
 			x, _ := nn.Input(g, "x", tensor.Float32, tc.x...)
 			w, _ := nn.Input(g, "w", tensor.Float32, tc.w...)
-			err := nn.Build(func() { nn.Conv2D(x, w, tc.stride, tc.pad, tc.dil, tc.groups) })
+			err := nn.Build(func() { nn.Conv2dOp(x, w, tc.stride, tc.pad, tc.dil, tc.groups) })
 			if err == nil {
 				t.Fatal("no error")
 			}

@@ -60,7 +60,7 @@ func NewConv2d(name string, cfg Conv2dConfig) *Conv2d {
 // Forward returns the convolution of x ([N, In, H, W]).
 func (c *Conv2d) Forward(x *G.Node) *G.Node {
 	cfg := c.Config
-	y := Conv2D(x, c.Weight.Node(x.Graph()), cfg.Stride, cfg.Padding, cfg.Dilation, cfg.Groups)
+	y := Conv2dOp(x, c.Weight.Node(x.Graph()), cfg.Stride, cfg.Padding, cfg.Dilation, cfg.Groups)
 	if c.Bias != nil {
 		y = AddChannelBias(y, c.Bias.Node(x.Graph()))
 	}

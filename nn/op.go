@@ -21,14 +21,14 @@ import (
 // method OutDims() int. Kernels support float32 and float64 (the latter for
 // gradient checks) by dispatching on out.Dtype().
 type Kernel interface {
-	// name is the op's printable name, including its static parameters.
+	// Name returns the op's printable name, including its static parameters.
 	Name() string
-	// inDims are the ranks of the inputs (0 for a scalar).
+	// InDims returns the ranks of the inputs (0 for a scalar).
 	InDims() []int
-	// outShape returns the output shape for the given input shapes, or an
+	// OutShape returns the output shape for the given input shapes, or an
 	// error naming the mismatch.
 	OutShape(in []tensor.Shape) (tensor.Shape, error)
-	// forward computes out from in. out has the shape outShape returned
+	// Forward computes out from in. out has the shape OutShape returned
 	// (shape (1) where that is a scalar) and the inputs' dtype; its previous
 	// content is undefined. Scalar inputs arrive as tensors of shape ().
 	Forward(out *tensor.Dense, in []*tensor.Dense) error
@@ -37,9 +37,9 @@ type Kernel interface {
 // Differentiable is a Kernel with a symbolic gradient.
 type Differentiable interface {
 	Kernel
-	// diffWRT says which inputs get a gradient.
+	// DiffWRT says which inputs get a gradient.
 	DiffWRT() []bool
-	// grad returns the gradient nodes of the inputs (nil where diffWRT is
+	// Grad returns the gradient nodes of the inputs (nil where DiffWRT is
 	// false), given the op's inputs, its output and the output's gradient.
 	Grad(in G.Nodes, out, dOut *G.Node) (G.Nodes, error)
 }
@@ -58,8 +58,9 @@ type customOp struct {
 
 func newOp(k Kernel) *customOp { return &customOp{k: k, id: opIDs.Add(1)} }
 
-// Apply adds the node k(children...) to the children's graph and panics with an "nn:" message on
-// a build-time error (wrong ranks or shapes are programmer mistakes).
+// Apply adds the node k(children...) to the children's graph and panics
+// with an "nn:" message on a build-time error (wrong ranks or shapes are
+// programmer mistakes).
 func Apply(k Kernel, children ...*G.Node) *G.Node {
 	op := newOp(k)
 	op.in = children

@@ -6,8 +6,8 @@ import (
 	"github.com/disiam/disiam/nn/nntest"
 )
 
-// The golden rule's values for a tensor name (../shared/golden/README.md):
-// the same numbers PyTorch's reference scripts generate (checked against
+// The golden rule's values for a tensor name (see the package
+// documentation): the same numbers PyTorch's reference scripts generate (checked against
 // an independent Python implementation of the rule), so Go tests and
 // Python fixtures fill their inputs and weights identically.
 func ExampleRuleValues() {

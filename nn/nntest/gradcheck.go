@@ -1,5 +1,3 @@
-// Package nntest holds test helpers shared by disiam's packages: the
-// float64 finite-difference gradient check and the golden-value weight rule.
 package nntest
 
 import (

@@ -24,8 +24,9 @@ func SplitMix64(x uint64) uint64 {
 	return z ^ (z >> 31)
 }
 
-// RuleValues returns r_0 .. r_{n-1} of ../shared/golden/README.md for the
-// tensor named name: r_i = 2*u_i - 1, u_i = (splitmix64(seed+i) >> 40) / 2^24.
+// RuleValues returns r_0 .. r_{n-1} of the golden value rule (see the
+// package documentation) for the tensor named name: r_i = 2*u_i - 1,
+// u_i = (splitmix64(seed+i) >> 40) / 2^24, seed = FNV1a64(name).
 func RuleValues(name string, n int) []float64 {
 	seed := FNV1a64(name)
 	out := make([]float64, n)

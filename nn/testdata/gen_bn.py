@@ -2,8 +2,8 @@
 
 usage: /usr/bin/python3 gen_bn.py > bn_torch.json   (PyTorch 1.13, float32)
 
-Every tensor comes from the golden value rule (../../../shared/golden/README.md),
-so the Go test regenerates the inputs with nntest.RuleValues and only the
+Every tensor comes from the golden value rule (documented in package nntest,
+nn/nntest/doc.go), so the Go test regenerates the inputs with nntest.RuleValues and only the
 results are stored. For each case a torch.nn.BatchNorm{1,2}d with weight
 1+0.1r, bias 0.1r, running_mean 0.1r and running_var 1+0.25(r+1) runs two
 forward passes in train mode, on inputs CASE.x1 and CASE.x2; the second

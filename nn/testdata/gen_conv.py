@@ -1,11 +1,11 @@
 """Writes conv_golden.json: PyTorch's conv2d forward and both gradients for a
-few configurations, in float64, for nn.TestConv2DMatchesPyTorch.
+few configurations, in float64, for nn.TestConv2dOpMatchesPyTorch.
 
 usage (from the repository root):
     /usr/bin/python3 nn/testdata/gen_conv.py > nn/testdata/conv_golden.json
 
-Inputs follow the golden rule of shared/golden/README.md (r values, no
-scaling): x is named "conv.<case>.x", w "conv.<case>.w" and the output
+Inputs follow the golden value rule of package nntest (nn/nntest/doc.go; r
+values, no scaling): x is named "conv.<case>.x", w "conv.<case>.w" and the output
 gradient "conv.<case>.dy"; dx and dw are the gradients of sum(y * dy).
 """
 import json
