@@ -11,7 +11,8 @@ import (
 // the architecture can reduce to at least 1x1). Params are named as
 // torchvision's state_dict keys, including the classifier, so CountParams
 // reproduces thesis Table 4.1; graphs built without Classify never use
-// (or train) the classifier's parameters.
+// (or train) the classifier's parameters. Classifier and Pyramid are the
+// optional extensions, the way image.PalettedImage extends image.Image.
 type Backbone interface {
 	nn.Module
 	// Name is the architecture, e.g. "resnet18", "efficientnet_b0".
@@ -22,12 +23,27 @@ type Backbone interface {
 	// Features returns the globally average-pooled representation
 	// [N, FeatureDim], the input of torchvision's classifier.
 	Features(x *G.Node) *G.Node
-	// Classify applies the classifier (EfficientNet: dropout then linear;
-	// ResNet: fc) to Features' output, giving logits [N, Classes].
+}
+
+// Classifier is a Backbone with a classification layer, as torchvision's
+// models have: ResNet's fc, EfficientNet's dropout and linear classifier.
+// A user's encoder need not have one; the kNN evaluation of logits and
+// the random-initialization study use it where it exists.
+type Classifier interface {
+	Backbone
+	// Classify applies the classifier to Features' output, giving logits
+	// [N, Classes].
 	Classify(features *G.Node) *G.Node
-	// FeatureMaps returns the multi-scale maps a detector's FPN consumes,
-	// finest first: ResNet C3, C4, C5 (strides 8, 16, 32); EfficientNet
-	// the outputs of the stages with strides 8, 16 and 32.
+}
+
+// Pyramid is a Backbone that offers multi-scale feature maps, which a
+// detector's feature pyramid network consumes (every ResNet and
+// EfficientNet of this package).
+type Pyramid interface {
+	Backbone
+	// FeatureMaps returns the maps finest first: ResNet C3, C4, C5
+	// (strides 8, 16, 32); EfficientNet the outputs of the stages with
+	// strides 8, 16 and 32.
 	FeatureMaps(x *G.Node) []*G.Node
 	// MapChannels are the channel counts of FeatureMaps' outputs.
 	MapChannels() []int

@@ -21,10 +21,10 @@ func Example() {
 	g := G.NewGraph()
 	x, _ := nn.Input(g, "x", tensor.Float32, 8, 3, 32, 32) // fill x's tensor with images
 	features := b.Features(x)
-	logits := b.Classify(features)
+	logits := b.(backbone.Classifier).Classify(features)
 	fmt.Println(b.Name(), nn.CountParams(b), "parameters")
 	fmt.Println("features", features.Shape(), "logits", logits.Shape())
-	for i, m := range b.FeatureMaps(x) {
+	for i, m := range b.(backbone.Pyramid).FeatureMaps(x) {
 		fmt.Printf("C%d %v\n", i+3, m.Shape())
 	}
 	// Output:

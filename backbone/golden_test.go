@@ -60,7 +60,7 @@ func run(t testing.TB, b Backbone, shape []int, x []float32, withLogits bool) (f
 	if err := nn.Build(func() {
 		f = b.Features(in)
 		if withLogits {
-			l = b.Classify(f)
+			l = b.(Classifier).Classify(f)
 		}
 	}); err != nil {
 		t.Fatal(err)

@@ -30,7 +30,7 @@ func TestShapes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got, want := len(b.MapChannels()), 3; got != want {
+			if got, want := len(b.(Pyramid).MapChannels()), 3; got != want {
 				t.Fatalf("%d map channels", got)
 			}
 			for _, hw := range sizes {
@@ -40,8 +40,8 @@ func TestShapes(t *testing.T) {
 				var maps []*G.Node
 				if err := nn.Build(func() {
 					f = b.Features(x)
-					l = b.Classify(f)
-					maps = b.FeatureMaps(x)
+					l = b.(Classifier).Classify(f)
+					maps = b.(Pyramid).FeatureMaps(x)
 				}); err != nil {
 					t.Fatalf("%v: %v", hw, err)
 				}
@@ -53,7 +53,7 @@ func TestShapes(t *testing.T) {
 				}
 				for i, m := range maps {
 					k := 3 + i // strides 8, 16, 32
-					want := fmt.Sprint(tensor.Shape{2, b.MapChannels()[i], down(hw[0], k), down(hw[1], k)})
+					want := fmt.Sprint(tensor.Shape{2, b.(Pyramid).MapChannels()[i], down(hw[0], k), down(hw[1], k)})
 					if got := fmt.Sprint(m.Shape()); got != want {
 						t.Errorf("%v: feature map %d is %s, want %s", hw, i, got, want)
 					}
@@ -77,8 +77,8 @@ func TestMapChannels(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			b, _ := New(tc.name, Config{NoInit: true})
-			if b.FeatureDim() != tc.dim || fmt.Sprint(b.MapChannels()) != tc.maps {
-				t.Errorf("FeatureDim %d, MapChannels %v; want %d, %s", b.FeatureDim(), b.MapChannels(), tc.dim, tc.maps)
+			if b.FeatureDim() != tc.dim || fmt.Sprint(b.(Pyramid).MapChannels()) != tc.maps {
+				t.Errorf("FeatureDim %d, MapChannels %v; want %d, %s", b.FeatureDim(), b.(Pyramid).MapChannels(), tc.dim, tc.maps)
 			}
 		})
 	}

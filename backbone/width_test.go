@@ -51,8 +51,8 @@ func TestWidthParamCounts(t *testing.T) {
 			if got := nn.CountParams(b); got != tc.params {
 				t.Errorf("%d parameters, want %d", got, tc.params)
 			}
-			if b.FeatureDim() != tc.dim || fmt.Sprint(b.MapChannels()) != tc.maps {
-				t.Errorf("FeatureDim %d, MapChannels %v; want %d, %s", b.FeatureDim(), b.MapChannels(), tc.dim, tc.maps)
+			if b.FeatureDim() != tc.dim || fmt.Sprint(b.(Pyramid).MapChannels()) != tc.maps {
+				t.Errorf("FeatureDim %d, MapChannels %v; want %d, %s", b.FeatureDim(), b.(Pyramid).MapChannels(), tc.dim, tc.maps)
 			}
 			if b.Name() != tc.name {
 				t.Errorf("Name() = %q", b.Name())
@@ -216,7 +216,7 @@ func TestNarrowForward(t *testing.T) {
 			var maps []*G.Node
 			if err := nn.Build(func() {
 				f = b.Features(x)
-				maps = b.FeatureMaps(x)
+				maps = b.(Pyramid).FeatureMaps(x)
 			}); err != nil {
 				t.Fatal(err)
 			}
@@ -234,7 +234,7 @@ func TestNarrowForward(t *testing.T) {
 				t.Errorf("features %s, want %s", got, want)
 			}
 			for i, m := range maps {
-				want := fmt.Sprint(tensor.Shape{4, b.MapChannels()[i], down(32, 3+i), down(32, 3+i)})
+				want := fmt.Sprint(tensor.Shape{4, b.(Pyramid).MapChannels()[i], down(32, 3+i), down(32, 3+i)})
 				if got := fmt.Sprint(m.Shape()); got != want {
 					t.Errorf("map %d is %s, want %s", i, got, want)
 				}

@@ -121,13 +121,17 @@ func (e *Extractor) compile(b backbone.Backbone, batch, c, h, w int) (*program, 
 	if err := e.Close(); err != nil {
 		return nil, fmt.Errorf("knn: releasing the previous program: %w", err)
 	}
+	cl, ok := b.(backbone.Classifier)
+	if e.Logits && !ok {
+		return nil, fmt.Errorf("knn: Logits: %s has no classifier (backbone.Classifier)", b.Name())
+	}
 	g := G.NewGraph()
 	x, in := nn.Input(g, "knn_input", tensor.Float32, batch, c, h, w)
 	var out *G.Node
 	err := nn.Build(func() {
 		out = b.Features(x)
 		if e.Logits {
-			out = b.Classify(out)
+			out = cl.Classify(out)
 		}
 	})
 	if err != nil {

@@ -237,13 +237,17 @@ func embed(b backbone.Backbone, src source, batch int, logits bool) ([][]float32
 	}
 	batch = min(batch, n)
 	s := src.Shape()
+	cl, ok := b.(backbone.Classifier)
+	if logits && !ok {
+		return nil, 0, fmt.Errorf("%s has no classifier", b.Name())
+	}
 	g := G.NewGraph()
 	x, buf := nn.Input(g, "x", tensor.Float32, batch, s[0], s[1], s[2])
 	var y *G.Node
 	if err := nn.Build(func() {
 		y = b.Features(x)
 		if logits {
-			y = b.Classify(y)
+			y = cl.Classify(y)
 		}
 	}); err != nil {
 		return nil, 0, err

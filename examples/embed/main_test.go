@@ -29,7 +29,7 @@ func direct(t *testing.T, b backbone.Backbone, x []float32, n, h, w int, logits 
 	copy(buf.Data().([]float32), x)
 	y := b.Features(in)
 	if logits {
-		y = b.Classify(y)
+		y = b.(backbone.Classifier).Classify(y)
 	}
 	prog, err := nn.Compile(g, nil, nil)
 	if err != nil {

@@ -141,8 +141,12 @@ type logitsProgram struct {
 func newLogitsProgram(b backbone.Backbone, dim, batch int) (*logitsProgram, error) {
 	g := G.NewGraph()
 	x, in := nn.Input(g, "features", tensor.Float32, batch, dim)
+	cl, ok := b.(backbone.Classifier)
+	if !ok {
+		return nil, fmt.Errorf("%s has no classifier", b.Name())
+	}
 	var out *G.Node
-	if err := nn.Build(func() { out = b.Classify(x) }); err != nil {
+	if err := nn.Build(func() { out = cl.Classify(x) }); err != nil {
 		return nil, fmt.Errorf("%s: classifier: %w", b.Name(), err)
 	}
 	prog, err := nn.Compile(g, nil, nil)
