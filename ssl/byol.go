@@ -13,7 +13,8 @@ import (
 )
 
 // DefaultBaseMomentum is the base τ of the EMA target's momentum schedule
-// for CIFAR-scale training (SPEC-NOTES 9); BYOL uses 0.996 on ImageNet.
+// for CIFAR-scale training (BYOL's CIFAR setting; the thesis gives no
+// schedule); BYOL uses 0.996 on ImageNet.
 const DefaultBaseMomentum = 0.99
 
 // BYOL is BYOL (Grill et al. 2020; thesis Section 3.1.2, Algorithm 2): an
@@ -25,7 +26,7 @@ const DefaultBaseMomentum = 0.99
 //	ξ ← τ_k ξ + (1-τ_k) θ,   τ_k = 1 - (1-τ_base)(cos(πk/K) + 1)/2,
 //
 // with τ rising from BaseMomentum to 1 over the K steps of the run
-// (SPEC-NOTES 9). The loss is BYOLLoss, BYOL's normalized MSE averaged over
+// (BYOL's schedule; the thesis gives none). The loss is BYOLLoss, BYOL's normalized MSE averaged over
 // the two views (range [0, 4]; the paper sums them). Only the online
 // parts are Trainable; the target's BatchNorm running statistics follow
 // its own forward passes, as in lightly (the EMA covers the trainable

@@ -23,7 +23,8 @@ import (
 //
 // The switch happens after the stage's Epochs, or earlier when its Switch
 // rule sees a plateau of the online kNN accuracy (or of the loss); the
-// thesis leaves the rule open (SPEC-NOTES 10). Each stage builds its own
+// thesis says to switch when the first method approaches convergence but
+// gives no rule (train.Plateau is one). Each stage builds its own
 // graph, optimizer and schedule; heads are the stage method's own.
 //
 // SoftChain is the soft variant the thesis proposes as future work

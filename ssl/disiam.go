@@ -18,17 +18,18 @@ const DefaultDiSiamPlusViews = 4
 // the same views. The target shares the assistant's weights instead of
 // being an EMA of it (Section 3.3.1): the targets are the assistant's own
 // projections behind a stop-gradient, each view's prediction meeting the
-// targets of the other views (SPEC-NOTES 4):
+// targets of the other views (Algorithm 6 line 7, Eq. 3.3-3.4):
 //
 //	z_j^o = g_θ(f_θ(x_j)),  p_j^o = q_θ(z_j^o)
-//	z_j^a = g_ζ(f_ζ(x_j)),  p_j^a = q_ζ^a(z_j^a)          (SPEC-NOTES 3: the assistant's own predictor)
+//	z_j^a = g_ζ(f_ζ(x_j)),  p_j^a = q_ζ^a(z_j^a)          (the assistant's own predictor, Eq. 3.4)
 //	D_online    = 1/(M(M-1)) Σ_{j≠k} D(p_j^o, sg(z_k^a))
 //	D_assistant = 1/(M(M-1)) Σ_{j≠k} D(p_j^a, sg(z_k^a))
 //	L = (D_online + D_assistant)/2                          (Eq. 3.5)
 //
 // For M = 2 each D is ½D(p_1, sg(z_2)) + ½D(p_2, sg(z_1)), half of Eq.
-// 3.3/3.4's sum (the normalized scale, range [-1, 1]; SPEC-NOTES 7). The
-// optimizer updates the online and the assistant networks (SPEC-NOTES 2);
+// 3.3/3.4's sum (the normalized scale, range [-1, 1], of SimSiam's paper
+// and lightly). The optimizer updates the online and the assistant
+// networks (Algorithm 6 lists both as the optimizer's inputs);
 // the assistant learns only through its prediction branch, as SimSiam
 // does. The output is the online encoder.
 type DiSiam struct {
@@ -42,7 +43,7 @@ type DiSiam struct {
 	M int
 	// Targets pairs predictions with targets when M > 2 (default
 	// PairwiseTargets, Algorithm 7; MeanTargets is lightly's FastSiam
-	// form, SPEC-NOTES 6). Both forms agree for M = 2.
+	// form). Both forms agree for M = 2.
 	Targets Targets
 
 	monitor *G.Node

@@ -61,10 +61,12 @@
 //
 // All cosine losses are in the normalized form whose range is [-1, 1]:
 // the two symmetric terms are averaged, as in the SimSiam paper, lightly
-// and ../shared/golden. The thesis' Algorithms 3, 5 and 6 sum them (range
-// [-2, 2]) and BYOL's paper sums its two normalized-MSE terms (range
-// [0, 8]): the same objectives times 2, so gradients are half of theirs
-// here, which interacts with the learning rate (SPEC-NOTES 7). The
+// and the PyTorch reference values of the tests. The thesis' Algorithms
+// 3, 5 and 6 sum them (range [-2, 2]) and BYOL's paper sums its two
+// normalized-MSE terms (range [0, 8]): the same objectives times 2, so
+// gradients are half of theirs here, which interacts with the learning
+// rate (the thesis' learning rates come from SimSiam's paper, which uses
+// the normalized form). The
 // multi-view losses average over the M(M-1) ordered pairs (or M terms);
 // DiSiam's averages the online and assistant losses (Eq. 3.5). NT-Xent is
 // the mean over the 2N anchors (Algorithm 1 line 15's 1/(2N)).
@@ -128,79 +130,100 @@
 //	          DiSiam+ is DiSiam with M > 2 views                              Algorithm 7
 //	SoftChain SimCLR and SimSiam (or DiSiam) mixed with a scheduled weight    Section 7.2 (future work)
 //
-// Loss builds the method's forward passes and loss on a graph's view
-// nodes; Trainable lists what gradient descent updates (online and
-// assistant networks and heads; never an EMA target); AfterStep moves EMA
-// targets with BYOL's momentum schedule τ_k = 1 - (1-τ_base)(cos(πk/K)+1)/2
-// (τ_base 0.99, SPEC-NOTES 9); Encoder is the online backbone, the
-// result. Parts names the networks as a PyTorch model's attributes:
+// A Method is five methods: Name, Views, Loss (the forward passes and
+// loss on a graph's view nodes), Parts and Encoder (the online backbone,
+// the result). Parts names the networks as a PyTorch model's attributes:
 // Part.Prefix + parameter name is the method's state_dict key
 // ("backbone.conv1.weight", "assistant_backbone.conv1.weight",
 // "projection_head.layers.0.weight", "backbone_momentum." for BYOL's
-// target, lightly's names), which StateDict and LoadStateDict use and
-// which keeps two networks of the same architecture apart. Any
-// backbone.Backbone can be online or assistant. The doc comment of each
-// method gives its formula and where it follows SPEC-NOTES rather than
-// the letter of the thesis' pseudocode (DYOL's target is an EMA of the
-// assistant; DiSiam's assistant uses its own predictor and its targets are
-// the other view's assistant projections).
+// target, lightly's names), which keeps two networks of the same
+// architecture apart; train.Parts derives the rest (Params, SetTraining,
+// Trainable, StateDict, LoadStateDict, NewOptimizer). A part's Trainable
+// flag is false for an EMA target, which gradient descent never updates.
+// Any backbone.Backbone can be online or assistant.
+//
+// What some methods do beyond that is optional, as small interfaces the
+// Trainer looks for: Starter (BYOL and DYOL copy their target when a
+// stage starts), Stepper (their EMA update after each step, with BYOL's
+// momentum schedule τ_k = 1 - (1-τ_base)(cos(πk/K)+1)/2 and τ_base 0.99:
+// the thesis gives no schedule for BYOL and DYOL, so BYOL's is used),
+// Scheduled (SoftChain's weights before each step), Monitored (the
+// embedding the collapse monitor watches), RecipeProvider (SimCLR's LARS
+// recipe) and ViewsProvider (SimCLR's and BYOL's augmentations). A user's
+// method is a struct with the five methods; see the VICReg example.
+//
+// Where the thesis' pseudocode and its text disagree, the methods follow
+// the text and the equations, and each method's doc comment says so:
+// DYOL's target is an EMA of the assistant (the text of Section 3.1.5;
+// Algorithm 5 line 15 prints the online parameters, whose architecture
+// differs from the target's); DiSiam's assistant loss uses the assistant's
+// own predictor (Eq. 3.4), and its targets are the other view's assistant
+// projections (Algorithm 6 line 7, Eq. 3.3-3.4); both the online and the
+// assistant networks are trained by gradient descent (Algorithms 5-7 list
+// both as the optimizer's inputs).
 //
 // # Optimization
 //
-// DefaultRecipe gives thesis Section 4.3's optimization (SPEC-NOTES 8):
-// SGD with momentum 0.9, weight decay 1e-4, learning rate
-// 0.03·batch/256 and cosine decay to zero for the negative-free methods;
-// LARS with weight decay 1e-6, 0.075·sqrt(batch), 10 warmup epochs then
-// cosine for SimCLR. NewOptimizer builds one optimizer per trainable part
-// (parameter names may repeat across networks) that behaves as a single
-// one and keys its state by state_dict key.
+// DefaultRecipe gives thesis Section 4.3's optimization: SGD with
+// momentum 0.9, weight decay 1e-4, learning rate 0.03·batch/256 and cosine
+// decay to zero for the negative-free methods; LARS with weight decay
+// 1e-6, 0.075·sqrt(batch), 10 warmup epochs then cosine for SimCLR.
+// (Section 5.3.2 and Table 5.5 find a base of 0.06 best for DiSiam and
+// DiSiam+ on EfficientNet-B0; Stage.BaseLR sets it.) The optimizer is one
+// per trainable part (train.Parts.NewOptimizer: parameter names may
+// repeat across networks) that behaves as a single one and keys its state
+// by state_dict key.
 //
 // # Training
 //
-// Trainer runs a list of Stages (a Method, its epochs, views, recipe and
-// an optional switching rule) over a dataset.Dataset: the loader makes
-// Views() augmented views per image (DefaultViews: SimSiam's, SimCLR's or
-// BYOL's recipe), each stage compiles its graph once, and every step runs
-// forward and backward, checks that the loss is finite (a DivergedError
-// names the epoch and step otherwise), steps the optimizer with the
-// schedule's learning rate and calls AfterStep. Gradient accumulation
-// (Accumulate) splits each batch into micro-batches. Every EvalEvery
-// epochs an Evaluator (knn.Evaluator: k = 200, τ = 0.1) measures the
-// encoder; History keeps every measurement, MaxTop1 the maximum the thesis
+// Trainer is the SSL front of the shared training loop of package train:
+// it runs a list of Stages (a Method, its epochs, views, recipe and an
+// optional switching rule) over a dataset.Dataset. The loader makes
+// Views() augmented views per image (DefaultViews), each stage compiles
+// its graph once, and every step runs forward and backward, checks that
+// the loss is finite, steps the optimizer with the schedule's learning
+// rate and calls the method's Stepper. The embedded train.Config holds
+// the rest: batch, gradient accumulation, seed, evaluation every
+// EvalEvery epochs by an eval.Evaluator (knn.Evaluator: k = 200, τ = 0.1),
+// progress lines (loss, learning rate, img/s, ETA) to Log, one
+// train.EpochRecord per epoch to MetricsPath (CSV or JSON Lines) and to
+// the OnEpoch hook, checkpoints and resumption. train.History keeps every
+// measurement; History.Best(knn.MetricTop1) is the maximum the thesis
 // reports. The collapse monitor averages CollapseStd of the online
-// projection over each epoch (about 1/sqrt(d) healthy, 0 collapsed).
-// Progress lines (loss, learning rate, img/s, ETA) go to Log, one
-// EpochRecord per epoch to MetricsPath (CSV or JSON Lines) and to
-// AfterEpoch.
+// projection over each epoch (about 1/sqrt(d) healthy, 0 collapsed) as
+// the observed values "collapse_std" and "collapse_std_sqrt_d". Trainer.
+// Loop returns the train.Loop for further options.
 //
 // # Chaining
 //
 // The thesis' chaining (Section 3.5) is a Trainer with two stages whose
 // methods share the online backbone value (SimCLR, then DiSiam): the
 // second stage starts from the weights the first left. A stage ends after
-// its Epochs or earlier by its Switch rule, a Plateau of the kNN accuracy
-// (or of the loss): the relative improvement of the best value over the
-// last Patience measurements below Threshold (SPEC-NOTES 10; the thesis
-// names the criterion, convergence judged from the loss and the online
-// kNN accuracy, but no rule). BYOL and DYOL copy their target from the
-// online (assistant) network when their stage starts (Starter). SoftChain
-// is the "soft chaining" the thesis proposes as future work (Section 7.2):
-// one loss (1-w_k)·NT-Xent + w_k·L_negative-free whose weight w_k rises
-// from 0 to 1 along the run (CosineRamp), set before each step through
-// Scheduled.BeforeStep.
+// its Epochs or earlier by its Switch rule, a Plateau of an evaluated
+// metric (or of the loss): the relative improvement of the best value
+// over the last Patience measurements below Threshold. The thesis names
+// the criterion (switch when the first method approaches convergence,
+// judged from the loss and the online kNN accuracy) but no rule; this one
+// and a fixed epoch count are both explicit. BYOL and DYOL copy their
+// target from the online (assistant) network when their stage starts
+// (Starter). SoftChain is the "soft chaining" the thesis proposes as
+// future work (Section 7.2): one loss (1-w_k)·NT-Xent + w_k·L_negative-free
+// whose weight w_k rises from 0 to 1 along the run (CosineRamp), set
+// before each step through Scheduled.BeforeStep.
 //
 // # Checkpoints
 //
-// With a CheckpointDir the Trainer writes CheckpointFile atomically every
-// CheckpointEvery epochs and at the end of each stage: the method's
-// state_dict (every part, BatchNorm statistics and EMA targets included),
-// the optimizer's momentum buffers ("optimizer." + key), and as JSON
-// metadata the stage, epoch and step, the seed and batch size, the
+// With a CheckpointDir the Trainer writes train.CheckpointFile atomically
+// every CheckpointEvery epochs and at the end of each stage: the
+// method's state_dict (every part, BatchNorm statistics and EMA targets
+// included), the optimizer's momentum buffers ("optimizer." + key), and
+// as JSON metadata the stage, epoch and step, the run's identity (batch,
+// seed, stages, data size and every setting in Config.Identity), the
 // counters of every Dropout and StochasticDepth layer reachable from the
 // parts, and the history. EncoderFile holds the online backbone alone
 // with torchvision names (safetensors.LoadModule loads it into a
-// backbone). Resume continues from the checkpoint; since the loader draws
-// every augmentation from (seed, epoch, image) and all state is restored,
-// the resumed run computes the same losses, bit for bit, as an
-// uninterrupted one (TestResumeIsExact).
+// backbone). Resume continues from the checkpoint of a run with the same
+// identity; since the loader draws every augmentation from (seed, epoch,
+// image) and all state is restored, the resumed run computes the same
+// losses, bit for bit, as an uninterrupted one (TestResumeIsExact).
 package ssl

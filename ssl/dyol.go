@@ -12,10 +12,11 @@ import (
 // DYOL is DYOL (thesis Section 3.1.5, Algorithm 5): BYOL with dynamic
 // knowledge distillation. Three networks see the two views: a (small)
 // online network θ and an assistant ψ, each with backbone, projector and
-// predictor, both trained by gradient descent (SPEC-NOTES 2), and a target
-// ζ (backbone and projector, the assistant's architecture) that is an EMA
-// of the assistant (SPEC-NOTES 1: Algorithm 5 line 15 prints θ, the text
-// and the architectures require ψ):
+// predictor, both trained by gradient descent (Algorithm 5 lists both as
+// the optimizer's inputs), and a target ζ (backbone and projector, the
+// assistant's architecture) that is an EMA of the assistant (Algorithm 5
+// line 15 prints θ, but the online parameters have another architecture
+// than the target; the text of Section 3.1.5 says the assistant ψ):
 //
 //	ζ ← τ_k ζ + (1-τ_k) ψ,   τ_k = 1 - (1-τ_base)(cos(πk/K) + 1)/2.
 //

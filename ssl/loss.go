@@ -82,7 +82,8 @@ type Targets int
 const (
 	// PairwiseTargets compares every prediction with every other view's
 	// target: 1/(M(M-1)) Σ_{j≠k} D(p_j, sg(z_k)), thesis Algorithms 4
-	// (FastSiam) and 7 (DiSiam+). This is the default (SPEC-NOTES 6).
+	// (FastSiam) and 7 (DiSiam+), reading Algorithm 7's t(x_i) as the
+	// j-th view t^(j)(x_i). This is the default.
 	PairwiseTargets Targets = iota
 	// MeanTargets compares each prediction with the mean of the other
 	// views' targets, one term per view: (1/M) Σ_j D(p_j, sg(z̄_j)) with
@@ -181,10 +182,11 @@ func BYOLLoss(p1, p2, t1, t2 *G.Node) *G.Node {
 //	D_assistant = MultiViewD(assistant, targets, t),
 //
 // where online[j] and assistant[j] are the online and assistant
-// predictions of view j (each network through its own predictor,
-// SPEC-NOTES 3) and targets[j] the assistant's projection of view j, which
+// predictions of view j (each network through its own predictor, as Eq.
+// 3.4 defines the assistant loss; Algorithm 6 line 9 prints the online
+// predictor) and targets[j] the assistant's projection of view j, which
 // passes through nn.StopGradient (DiSiam's target shares the assistant's
-// weights, SPEC-NOTES 4). For M = 2 each term is
+// weights, Section 3.3.1). For M = 2 each term is
 // ½ D(p1, sg(z2)) + ½ D(p2, sg(z1)), half the thesis' sum (see "Loss
 // scale"). DYOL (Algorithm 5) has the same loss with targets from its EMA
 // target network.

@@ -16,9 +16,8 @@ import (
 	"github.com/disiam/disiam/ssl"
 )
 
-// golden is one case of testdata/losses.json (a copy of
-// ../shared/golden/losses.json, computed by PyTorch 1.13 in float64 by
-// peers/golden.py): the loss and the gradients of some inputs, rounded to
+// golden is one case of testdata/losses.json (computed by PyTorch 1.13 in
+// float64 by backbone/testdata/golden.py, mode "losses"): the loss and the gradients of some inputs, rounded to
 // 8 decimals.
 type golden struct {
 	Loss  float64

@@ -76,7 +76,7 @@ func (m *SimSiam) Monitor() *G.Node { return m.monitor }
 //	L = 1/(M(M-1)) Σ_{j≠k} D(p_j, sg(z_k))        (Targets = PairwiseTargets)
 //
 // or, with MeanTargets, with the mean of the other views' projections as
-// one target (lightly's FastSiam; SPEC-NOTES 6). With M = 2 it is SimSiam.
+// one target (lightly's FastSiam). With M = 2 it is SimSiam.
 type FastSiam struct {
 	Backbone  backbone.Backbone
 	Projector Head // g, named "projection_head"

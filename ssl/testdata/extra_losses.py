@@ -2,7 +2,8 @@
 
 usage: /usr/bin/python3 extra_losses.py > extra_losses.json
 
-Complements losses.json (copied from ../shared/golden) with the losses it
+Complements losses.json (written by backbone/testdata/golden.py, mode
+"losses") with the losses it
 does not cover: BYOL's symmetrized normalized MSE, lightly's FastSiam
 mean-of-other-views targets, NegativeCosine differentiable in both inputs
 and NT-Xent at another size. Inputs follow the golden rule (FNV-1a +

@@ -4,8 +4,8 @@ usage: /usr/bin/python3 gen_heads.py > heads.json
 
 Builds each preset as lightly's ProjectionHead does (nn.Sequential of
 Linear, BatchNorm1d, ReLU modules; the block lists mirror ssl's presets) at
-small sizes, fills the state_dict by the golden rule of
-../../../shared/golden/README.md (gain 1), and records in float64: the
+small sizes, fills the state_dict by the golden value rule (documented in
+package nn/nntest; gain 1), and records in float64: the
 state_dict keys and shapes, the output for input "head_input" [8, in] in
 eval mode (running statistics) and in train mode (batch statistics), the
 running statistics after the train-mode pass, and the gradients of
