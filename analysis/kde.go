@@ -22,8 +22,8 @@ type KDE struct {
 	// Ridge is what was added to the diagonal of a singular covariance
 	// (points on a line or all equal), 0 normally.
 	Ridge float64
-	inv  [3]float64 // a, b, c of the inverse
-	lnZ  float64    // log of the normalization 1/(n·2π·sqrt(det))
+	inv   [3]float64 // a, b, c of the inverse
+	lnZ   float64    // log of the normalization 1/(n·2π·sqrt(det))
 }
 
 // NewKDE estimates the density of the 2D points (row-major, n×2, n ≥ 2).
