@@ -235,7 +235,6 @@ func SpectrumPlot(names []string, cs []*Collapse, title string) (*plot.Plot, err
 	p.X.Label.Text = "component k"
 	p.Y.Label.Text = "singular value σk / σ1 (log scale)"
 	p.Y.Scale = plot.LogScale{}
-	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
 	lowest := 1.0
 	for e, c := range cs {
 		if len(c.Spectrum) == 0 || !(c.Spectrum[0] > 0) {
@@ -259,9 +258,19 @@ func SpectrumPlot(names []string, cs []*Collapse, title string) (*plot.Plot, err
 		p.Add(l)
 		p.Legend.Add(fmt.Sprintf("%s (effective rank %.1f)", names[e], c.EffectiveRank), l)
 	}
-	p.Legend.Top = true
-	// at least two decades, so that the log axis has labelled ticks
-	p.Y.Min, p.Y.Max = math.Pow(10, math.Floor(math.Log10(min(lowest, 0.01)))), 1.5
+	p.Legend.Top = false
+	p.Legend.Left = true
+	p.Legend.YOffs = vg.Points(10)
+	// at least two decades, labelled 1e-k
+	lo := math.Floor(math.Log10(min(lowest, 0.01)))
+	p.Y.Min, p.Y.Max = math.Pow(10, lo), 1.5
+	var ticks []plot.Tick
+	for e := lo; e <= 0; e++ {
+		ticks = append(ticks, plot.Tick{Value: math.Pow(10, e), Label: fmt.Sprintf("1e%d", int(e))})
+	}
+	ticks[len(ticks)-1].Label = "1"
+	p.Y.Tick.Marker = plot.ConstantTicks(ticks)
+	p.X.Tick.Marker = intTicks{}
 	return p, nil
 }
 
@@ -292,3 +301,17 @@ type Drawer struct{ *plot.Plot }
 
 // Draw draws the plot.
 func (d Drawer) Draw(c draw.Canvas) error { d.Plot.Draw(c); return nil }
+
+// intTicks labels an axis of component numbers with integers.
+type intTicks struct{}
+
+func (intTicks) Ticks(lo, hi float64) []plot.Tick {
+	var out []plot.Tick
+	for _, t := range (plot.DefaultTicks{}).Ticks(lo, hi) {
+		if t.Label != "" {
+			t.Label = fmt.Sprintf("%.0f", t.Value)
+		}
+		out = append(out, t)
+	}
+	return out
+}
