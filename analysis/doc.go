@@ -53,8 +53,8 @@
 // and the point index), so sampling runs in parallel; the gradient is
 // accumulated per fixed chunk of anchors. Measured on the shared two-core
 // machine under a load average of about 14 (other users' jobs): 10,000
-// Gaussian points of 50 dimensions in 22 s (7 s neighbours, 14 s
-// optimization); on an idle machine expect a third of that. On 1,500
+// Gaussian points of 50 dimensions in 22 s wall time (7 s neighbours,
+// 14 s optimization), well under the minute even then. On 1,500
 // points of 10 Gaussian classes in 64 dimensions (the test) the 2D
 // embedding keeps a 10-NN accuracy of 0.98 (the input's is 0.98; PCA's
 // 0.60) and a trustworthiness of 0.90 (PCA 0.75).
