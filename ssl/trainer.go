@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"strconv"
 
@@ -88,8 +89,60 @@ type Trainer struct {
 	// EvalEvery epochs and at the end of every stage (knn.Evaluator: the
 	// thesis' kNN accuracy); nil or EvalEvery 0 turns evaluation off.
 	Evaluator eval.Evaluator
+	// Collapse, if not nil, watches the collapse monitor after every
+	// epoch and warns (or stops) when the online embedding collapses.
+	Collapse *CollapseRule
 
 	train.Config
+}
+
+// CollapseRule is what the Trainer does when the monitored embedding
+// collapses: the epoch's mean CollapseStd times sqrt(D) (about 1 for
+// healthy, isotropic outputs; 0 for outputs collapsed to a constant
+// vector, the failure of SimSiam the SimSiam paper's Figure 2 shows) falls
+// below Threshold. It warns in the log; with Stop it also ends training
+// with a *CollapsedError. Methods without a monitored embedding are not
+// watched.
+type CollapseRule struct {
+	// Threshold is the normalized collapse measure below which the
+	// embedding counts as collapsed; 0 means 0.1.
+	Threshold float64
+	Stop      bool
+}
+
+// CollapsedError reports a collapsed embedding (CollapseRule.Stop).
+type CollapsedError struct {
+	Method string
+	Epoch  int
+	// Value is the epoch's CollapseStd·sqrt(D), Threshold the rule's.
+	Value, Threshold float64
+}
+
+func (e *CollapsedError) Error() string {
+	return fmt.Sprintf("ssl: %s collapsed after epoch %d: collapse std·√d %.4f < %g (the embedding is nearly constant; try another learning rate, stronger augmentations or a method with negatives)",
+		e.Method, e.Epoch, e.Value, e.Threshold)
+}
+
+// check applies the rule to an epoch record, writing a warning to log.
+func (c *CollapseRule) check(r train.EpochRecord, log io.Writer) error {
+	v, ok := r.Observed.Get(ObservedCollapseNorm)
+	if c == nil || !ok {
+		return nil
+	}
+	th := c.Threshold
+	if th == 0 {
+		th = 0.1
+	}
+	if v >= th {
+		return nil
+	}
+	if log != nil {
+		fmt.Fprintf(log, "warning: %s collapse after epoch %d: collapse std·√d %.4f < %g\n", r.Name, r.Epoch, v, th)
+	}
+	if c.Stop {
+		return &CollapsedError{Method: r.Name, Epoch: r.Epoch, Value: v, Threshold: th}
+	}
+	return nil
 }
 
 // DefaultViews returns the augmentations the thesis trains m with
@@ -172,6 +225,21 @@ func (t *Trainer) Loop() (*train.Loop, error) {
 			st.Evaluator = train.EvaluatorFunc(func(ctx context.Context) (eval.Metrics, error) { return ev.Evaluate(ctx, enc) })
 		}
 		l.Stages = append(l.Stages, st)
+	}
+	if t.Collapse != nil {
+		if !(t.Collapse.Threshold >= 0) {
+			return nil, fmt.Errorf("ssl: trainer: collapse threshold %v", t.Collapse.Threshold)
+		}
+		rule, next, log := t.Collapse, l.OnEpoch, l.Log
+		l.OnEpoch = func(r train.EpochRecord) error {
+			if err := rule.check(r, log); err != nil {
+				return err
+			}
+			if next != nil {
+				return next(r)
+			}
+			return nil
+		}
 	}
 	if err := l.Validate(); err != nil {
 		return nil, fmt.Errorf("ssl: trainer: %w", err)

@@ -1,6 +1,7 @@
 package ssl_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"math"
@@ -375,5 +376,39 @@ func TestTrainerDeterministic(t *testing.T) {
 	}
 	if a[0] == c[0] {
 		t.Error("seeds 4 and 5 gave the same loss")
+	}
+}
+
+// The collapse rule warns, and stops when asked, once the embedding's
+// normalized collapse measure falls below its threshold.
+func TestCollapseRule(t *testing.T) {
+	trainSet, _, norm := trainerData()
+	for _, stop := range []bool{false, true} {
+		var log bytes.Buffer
+		m := resumeMethods()["simsiam"]()
+		tr := &ssl.Trainer{
+			Stages: []ssl.Stage{{Method: m, Epochs: 2}},
+			Data:   trainSet, Norm: norm,
+			// Every healthy embedding is below 2: the rule must fire.
+			Collapse: &ssl.CollapseRule{Threshold: 2, Stop: stop},
+			Config:   train.Config{Batch: 32, Seed: 1, Log: &log},
+		}
+		h, err := tr.Run(context.Background())
+		var ce *ssl.CollapsedError
+		if stop {
+			if !errors.As(err, &ce) || ce.Epoch != 1 || len(h.Epochs) != 1 {
+				t.Errorf("Stop: err %v after %d epochs, want a CollapsedError after epoch 1", err, len(h.Epochs))
+			}
+		} else if err != nil || len(h.Epochs) != 2 {
+			t.Errorf("warn only: err %v after %d epochs", err, len(h.Epochs))
+		}
+		if !strings.Contains(log.String(), "warning: simsiam collapse after epoch 1") {
+			t.Errorf("no warning in the log:\n%s", log.String())
+		}
+	}
+	bad := &ssl.Trainer{Stages: []ssl.Stage{{Method: resumeMethods()["simsiam"](), Epochs: 1}}, Data: trainSet, Norm: norm,
+		Collapse: &ssl.CollapseRule{Threshold: math.NaN()}, Config: train.Config{Batch: 32}}
+	if _, err := bad.Run(context.Background()); err == nil {
+		t.Error("a NaN threshold was accepted")
 	}
 }
