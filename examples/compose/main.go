@@ -83,19 +83,10 @@ func trainDiSiam(ctx context.Context, trainSet, test dataset.Dataset, epochs, ba
 		Assistant: assistant, AssistantProjector: ap, AssistantPredictor: aq, M: 2} // M views: DiSiam+ for M > 2
 	norm := augment.CIFAR10Norm
 	trainer := &ssl.Trainer{
-		Stages: []ssl.Stage{{Method: method, Epochs: epochs, BaseLR: 0.06}},
-		// lr 0.06·batch/256, cosine
-		Data:      trainSet,
-		Norm:      norm,
-		Evaluator: &knn.Evaluator{Train: trainSet, Test: test, Norm: norm},
-		Config: train.Config{
-			Batch: batch,
-			Seed:  1,
-			Log:   os.Stdout,
-			// k 200, τ 0.1
-			EvalEvery:   1,
-			EvalAtStart: true,
-		},
+		Stages: []ssl.Stage{{Method: method, Epochs: epochs, BaseLR: 0.06}}, // lr 0.06·batch/256, cosine
+		Data:   trainSet, Norm: norm,
+		Evaluator: &knn.Evaluator{Train: trainSet, Test: test, Norm: norm}, // k 200, τ 0.1
+		Config:    train.Config{Batch: batch, Seed: 1, Log: os.Stdout, EvalEvery: 1, EvalAtStart: true},
 	}
 	history, err := trainer.Run(ctx)
 	if err != nil {
