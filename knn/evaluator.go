@@ -64,40 +64,16 @@ func (e *Evaluator) Evaluate(ctx context.Context, b backbone.Backbone) (eval.Met
 // in Eval mode: call b.SetTraining(true) before training it further.
 // Cancelling ctx stops it between the extractions with ctx's error.
 func (e *Evaluator) Measure(ctx context.Context, b backbone.Backbone) (Result, error) {
-	if e.Train == nil || e.Test == nil {
-		return Result{}, errors.New("knn: Evaluator needs Train and Test datasets")
-	}
-	classes := e.Train.Classes()
-	if tc := e.Test.Classes(); tc != classes {
-		return Result{}, fmt.Errorf("knn: Train has %d classes, Test %d", classes, tc)
-	}
 	cfg, err := Config{K: e.K, Tau: e.Tau}.norm()
 	if err != nil {
 		return Result{}, err
 	}
 	e.ex.BatchSize, e.ex.InputSize, e.ex.Mean, e.ex.Std, e.ex.Logits = e.BatchSize, e.InputSize, e.Norm.Mean, e.Norm.Std, e.Logits
-	extract := func(stage string, ds dataset.Dataset) ([]float32, int, error) {
-		if err := ctx.Err(); err != nil {
-			return nil, 0, err
-		}
-		e.ex.Progress = nil
-		if e.Progress != nil {
-			e.ex.Progress = func(done, total int) { e.Progress(stage, done, total) }
-		}
-		f, dim, err := e.ex.Extract(b, ds)
-		if err != nil {
-			return nil, 0, fmt.Errorf("%w (%s set)", err, stage)
-		}
-		return f, dim, nil
-	}
-	bank, dim, err := extract("train", e.Train)
+	bank, queries, dim, err := ExtractSplits(ctx, &e.ex, b, e.Train, e.Test, e.Progress)
 	if err != nil {
 		return Result{}, err
 	}
-	queries, _, err := extract("test", e.Test)
-	if err != nil {
-		return Result{}, err
-	}
+	classes := e.Train.Classes()
 	c, err := newClassifier(bank, dim, Labels(e.Train), classes, cfg)
 	if err != nil {
 		return Result{}, fmt.Errorf("%w (train set)", err)
@@ -112,3 +88,41 @@ func (e *Evaluator) Measure(ctx context.Context, b backbone.Backbone) (Result, e
 // Close releases the compiled extraction program. The Evaluator stays
 // usable.
 func (e *Evaluator) Close() error { return e.ex.Close() }
+
+// ExtractSplits extracts the representations of a train and a test split
+// with ex and b (in Eval mode), for an evaluator that fits on one and
+// measures on the other (the kNN evaluation, the linear probe). Both
+// splits are required and must have the same number of classes; errors
+// name the split. progress, if not nil, is called after each batch with
+// the split ("train" or "test"), the images done and the split's total.
+// Cancelling ctx stops it between the splits with ctx's error.
+func ExtractSplits(ctx context.Context, ex *Extractor, b backbone.Backbone, train, test dataset.Dataset,
+	progress func(split string, done, total int)) (trainF, testF []float32, dim int, err error) {
+	if train == nil || test == nil {
+		return nil, nil, 0, errors.New("knn: an evaluator needs Train and Test datasets")
+	}
+	if a, t := train.Classes(), test.Classes(); a != t {
+		return nil, nil, 0, fmt.Errorf("knn: Train has %d classes, Test %d", a, t)
+	}
+	extract := func(split string, ds dataset.Dataset) ([]float32, int, error) {
+		if err := ctx.Err(); err != nil {
+			return nil, 0, err
+		}
+		ex.Progress = nil
+		if progress != nil {
+			ex.Progress = func(done, total int) { progress(split, done, total) }
+		}
+		f, dim, err := ex.Extract(b, ds)
+		if err != nil {
+			return nil, 0, fmt.Errorf("%w (%s set)", err, split)
+		}
+		return f, dim, nil
+	}
+	if trainF, dim, err = extract("train", train); err != nil {
+		return nil, nil, 0, err
+	}
+	if testF, _, err = extract("test", test); err != nil {
+		return nil, nil, 0, err
+	}
+	return trainF, testF, dim, nil
+}

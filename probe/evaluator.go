@@ -2,9 +2,9 @@ package probe
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
+	"github.com/disiam/disiam/augment"
 	"github.com/disiam/disiam/backbone"
 	"github.com/disiam/disiam/dataset"
 	"github.com/disiam/disiam/eval"
@@ -23,11 +23,12 @@ type Evaluator struct {
 	Train, Test dataset.Dataset
 	// Config holds the probe's hyper-parameters.
 	Config Config
-	// BatchSize, InputSize, Mean, Std and Logits configure the extraction
-	// as the fields of knn.Extractor do.
+	// Norm standardizes the images (as knn.Evaluator's Norm); BatchSize,
+	// InputSize and Logits configure the extraction as the fields of
+	// knn.Extractor do.
+	Norm      augment.Normalize
 	BatchSize int
 	InputSize int
-	Mean, Std []float32
 	Logits    bool
 	// Progress, if not nil, is called after each extracted batch with the
 	// stage ("train" or "test"), the images done and the stage's total.
@@ -50,36 +51,12 @@ func (e *Evaluator) Evaluate(ctx context.Context, b backbone.Backbone) (eval.Met
 // probe on Train's and evaluates it on Test's, with per-class accuracies.
 // It leaves b in Eval mode.
 func (e *Evaluator) Measure(ctx context.Context, b backbone.Backbone) (Result, error) {
-	if e.Train == nil || e.Test == nil {
-		return Result{}, errors.New("probe: Evaluator needs Train and Test datasets")
+	e.ex.BatchSize, e.ex.InputSize, e.ex.Mean, e.ex.Std, e.ex.Logits = e.BatchSize, e.InputSize, e.Norm.Mean, e.Norm.Std, e.Logits
+	train, test, dim, err := knn.ExtractSplits(ctx, &e.ex, b, e.Train, e.Test, e.Progress)
+	if err != nil {
+		return Result{}, fmt.Errorf("probe: %w", err)
 	}
 	classes := e.Train.Classes()
-	if tc := e.Test.Classes(); tc != classes {
-		return Result{}, fmt.Errorf("probe: Train has %d classes, Test %d", classes, tc)
-	}
-	e.ex.BatchSize, e.ex.InputSize, e.ex.Mean, e.ex.Std, e.ex.Logits = e.BatchSize, e.InputSize, e.Mean, e.Std, e.Logits
-	extract := func(stage string, ds dataset.Dataset) ([]float32, int, error) {
-		if err := ctx.Err(); err != nil {
-			return nil, 0, err
-		}
-		e.ex.Progress = nil
-		if e.Progress != nil {
-			e.ex.Progress = func(done, total int) { e.Progress(stage, done, total) }
-		}
-		f, dim, err := e.ex.Extract(b, ds)
-		if err != nil {
-			return nil, 0, fmt.Errorf("probe: %w (%s set)", err, stage)
-		}
-		return f, dim, nil
-	}
-	train, dim, err := extract("train", e.Train)
-	if err != nil {
-		return Result{}, err
-	}
-	test, _, err := extract("test", e.Test)
-	if err != nil {
-		return Result{}, err
-	}
 	c, err := Fit(ctx, train, dim, knn.Labels(e.Train), classes, e.Config)
 	if err != nil {
 		return Result{}, fmt.Errorf("%w (train set)", err)

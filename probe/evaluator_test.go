@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/disiam/disiam/augment"
 	"github.com/disiam/disiam/backbone"
 	"github.com/disiam/disiam/dataset"
 	"github.com/disiam/disiam/eval"
@@ -24,7 +25,7 @@ func TestEvaluator(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stages []string
-	e := &Evaluator{Train: train, Test: test, BatchSize: 32, Mean: []float32{0.5}, Std: []float32{0.25},
+	e := &Evaluator{Train: train, Test: test, BatchSize: 32, Norm: augment.Normalize{Mean: []float32{0.5}, Std: []float32{0.25}},
 		Progress: func(stage string, done, total int) {
 			if done == total {
 				stages = append(stages, stage)
