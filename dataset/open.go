@@ -42,12 +42,12 @@ func ParseSplit(s string) (Split, error) {
 // SpecUsage documents the dataset spec strings Open accepts, for command
 // line help.
 const SpecUsage = `dataset spec: NAME[:DIR][,OPTION...]
-  synthetic            the embedded 10-class shapes set (options train=N, test=N, size=N, seed=N)
+  synthetic            the embedded 10-class shapes set (options train=N, test=N, size=N (at most 8192), seed=N)
   cifar10:DIR          CIFAR-10 binary (DIR holds data_batch_*.bin, test_batch.bin)
   cifar100:DIR         CIFAR-100 binary (DIR holds train.bin, test.bin; option coarse)
   fashion-mnist[:DIR]  Fashion-MNIST IDX files, gzipped or not (default DIR ` + FashionMNISTDir + `)
   mnist:DIR            MNIST IDX files, gzipped or not
-  folder:DIR           images in DIR/train/<class>/ and DIR/val/<class>/ (or DIR/test, or DIR/<class>/ for train only); option size=N (default 224)
+  folder:DIR           images in DIR/train/<class>/ and DIR/val/<class>/ (or DIR/test, or DIR/<class>/ for train only); option size=N (default 224, at most 8192)
 options for all: limit=N (the first N images of the split), rgb (1-channel images as 3 channels)`
 
 // Open returns the split of the dataset named by spec, whose grammar is
@@ -103,7 +103,7 @@ func Open(spec string, split Split) (Dataset, error) {
 		if cfg.Test, err = opts.int("test", 0); err != nil {
 			return nil, err
 		}
-		if cfg.Size, err = opts.int("size", 0); err != nil {
+		if cfg.Size, err = opts.side("size", 0); err != nil {
 			return nil, err
 		}
 		seed, err := opts.int("seed", 0)
@@ -111,6 +111,14 @@ func Open(spec string, split Split) (Dataset, error) {
 			return nil, err
 		}
 		cfg.Seed = uint64(seed)
+		d := cfg.withDefaults()
+		n := d.Train
+		if split != Train {
+			n = d.Test
+		}
+		if err := checkSetSize("dataset: "+spec, n, 3, d.Size, d.Size); err != nil {
+			return nil, err
+		}
 		ds = Synthetic(cfg, split)
 	case "cifar10":
 		if err := need(); err != nil {
@@ -140,7 +148,7 @@ func Open(spec string, split Split) (Dataset, error) {
 		if err := need(); err != nil {
 			return nil, err
 		}
-		size, err := opts.int("size", 224)
+		size, err := opts.side("size", 224)
 		if err != nil {
 			return nil, err
 		}
@@ -228,6 +236,18 @@ func (o *options) int(key string, def int) (int, error) {
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 0 {
 		return 0, fmt.Errorf("dataset: %s: option %s=%q is not a non-negative integer", o.spec, key, v)
+	}
+	return n, nil
+}
+
+// side reads an image side option, which must not exceed MaxImageSide.
+func (o *options) side(key string, def int) (int, error) {
+	n, err := o.int(key, def)
+	if err != nil {
+		return 0, err
+	}
+	if n > MaxImageSide {
+		return 0, fmt.Errorf("dataset: %s: option %s=%d exceeds the largest image side %d: %w", o.spec, key, n, MaxImageSide, ErrOversized)
 	}
 	return n, nil
 }
