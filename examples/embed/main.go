@@ -122,6 +122,9 @@ func run(o options, logf func(string, ...any)) error {
 	if o.batch <= 0 || o.size < 0 || o.classes < 0 {
 		return errors.New("-batch must be positive, -size and -classes not negative")
 	}
+	if o.size > dataset.MaxImageSide {
+		return fmt.Errorf("-size %d exceeds the largest image side %d", o.size, dataset.MaxImageSide)
+	}
 	norm, ok := norms[o.normalize]
 	if !ok {
 		return fmt.Errorf("unknown -normalize %q", o.normalize)
