@@ -629,6 +629,9 @@ func writeFile(path string, f *File) (err error) {
 			os.Remove(tmp.Name())
 		}
 	}()
+	if testHookWriting != nil {
+		testHookWriting(tmp.Name())
+	}
 	w := bufio.NewWriterSize(tmp, 1<<20)
 	if _, err = f.writeWithHeader(w, h); err != nil {
 		return err
@@ -655,6 +658,10 @@ func writeFile(path string, f *File) (err error) {
 	}
 	return nil
 }
+
+// testHookWriting, when set by a test, is called with the temporary
+// file's name once it exists, before anything is written to it.
+var testHookWriting func(tmp string)
 
 // tempPrefix is the name prefix of WriteFile's temporary files for a
 // target named base; os.CreateTemp appends a decimal random number.
