@@ -38,6 +38,9 @@ func TestOpenSizeLimits(t *testing.T) {
 			wantErr(t, err, tc.kind, append([]string{"dataset: "}, tc.fragments...)...)
 		})
 	}
+	if n := strings.Count(SpecUsage, "at most "+strconv.Itoa(MaxImageSide)); n != 2 {
+		t.Errorf("SpecUsage states the size limit %d times, want 2 (synthetic and folder)", n)
+	}
 	// A size at the limit is accepted by the parser.
 	if p, err := parseSpec("folder:" + root + ",size=8192"); err != nil || p.size != 8192 {
 		t.Errorf("size=8192: %+v, %v", p, err)
