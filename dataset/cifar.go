@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -107,9 +108,9 @@ func LoadCIFAR10(dir string, split Split) (*U8Set, error) {
 	var parts []*U8Set
 	for _, f := range files {
 		path := filepath.Join(dir, f)
-		data, err := os.ReadFile(path)
+		data, err := readBounded(path, "dataset: cifar10", 10000*(1+cifarPixels))
 		if err != nil {
-			return nil, fmt.Errorf("dataset: cifar10: %w%s", err, hintMissing(err, "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"))
+			return nil, fmt.Errorf("%w%s", err, hintMissing(err, "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"))
 		}
 		s, err := DecodeCIFAR10(data, path)
 		if err != nil {
@@ -132,9 +133,9 @@ func LoadCIFAR100(dir string, split Split, coarse bool) (*U8Set, error) {
 	}
 	dir = cifarDir(dir, "cifar-100-binary", file)
 	path := filepath.Join(dir, file)
-	data, err := os.ReadFile(path)
+	data, err := readBounded(path, "dataset: cifar100", cifarMaxBatch*(2+cifarPixels))
 	if err != nil {
-		return nil, fmt.Errorf("dataset: cifar100: %w%s", err, hintMissing(err, "https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz"))
+		return nil, fmt.Errorf("%w%s", err, hintMissing(err, "https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz"))
 	}
 	s, err := DecodeCIFAR100(data, path, coarse)
 	if err != nil {
@@ -148,6 +149,29 @@ func LoadCIFAR100(dir string, split Split, coarse bool) (*U8Set, error) {
 		s.Names = names
 	}
 	return s, nil
+}
+
+// readBounded reads the file at path after checking that it holds at most
+// limit bytes, so that a wrong file (a multi-gigabyte archive in place of a
+// batch) is refused before it is read into memory. prefix starts errors.
+func readBounded(path, prefix string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", prefix, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", prefix, err)
+	}
+	if st.Size() > limit {
+		return nil, fmt.Errorf("%s: %s: file of %d bytes, more than the %d bytes of the largest valid file: %w", prefix, path, st.Size(), limit, ErrOversized)
+	}
+	data := make([]byte, st.Size())
+	if _, err := io.ReadFull(f, data); err != nil {
+		return nil, fmt.Errorf("%s: %s: reading %d bytes: %w", prefix, path, len(data), err)
+	}
+	return data, nil
 }
 
 func hintMissing(err error, url string) string {

@@ -52,6 +52,12 @@
 // https://github.com/zalandoresearch/fashion-mnist. The data must be
 // exactly as long as the header declares.
 //
+// NumPy arrays: ReadNpy and LoadNpyFile read a .npy file (format 1.0, 2.0
+// or 3.0, float32 or float64, C order) into an Array of float32, the way to
+// bring images exported from Python (examples/embed's -input). The file
+// must hold exactly the data its header declares, and every value must be
+// finite: the first NaN or infinity is reported with its index.
+//
 // Image folders follow torchvision's ImageFolder: DIR/<class>/…/<file> with
 // classes in sorted order, PNG, JPEG and GIF decoded by the standard
 // library, converted to RGB and resized to size x size with PyTorch's
@@ -67,10 +73,30 @@
 //
 //	dataset: cifar10: /data/cifar/data_batch_3.bin: record 9999: only 100 of its 3073 bytes (…): truncated
 //	dataset: idx: /data/fmnist/train-labels-idx1-ubyte.gz: record 17: label 12 outside [0, 10): corrupt
+//	dataset: idx: /data/fmnist/t10k-images-idx3-ubyte.gz: trailing data after gzip stream, at byte 4422102 of the file: corrupt
+//	dataset: npy: x.npy: shape [1 3 4 4] of <f4 needs 192 data bytes after the 128-byte header, the file has 40: truncated
+//	dataset: npy: x.npy: element 21 (index [0 1 1 1]) is NaN; the values must be finite: corrupt
+//
+// # Size limits
+//
+// No size read from a file header or a spec string reaches make
+// unchecked. Products of dimensions are computed with overflow checks (a
+// shape whose product wraps around to a small number would otherwise pass
+// a length check and index out of range later) and bounded: an IDX file's
+// data by MaxIDXBytes, a .npy file's by MaxNpyBytes, a CIFAR file by the
+// size of its largest valid batch (checked from the file size, before
+// reading), an image file's header by 2^26 pixels, an image side (the
+// size options, LoadFolder) by MaxImageSide, and a whole set of images
+// (a folder, the synthetic set) by the machine's physical memory, since
+// the Go runtime reports running out of memory as a fatal error no caller
+// can recover from. Where the file size is known, it is compared with what
+// the header declares before the data is allocated; otherwise memory grows
+// with the data actually read.
 //
 // Every binary parser has a fuzz target (FuzzDecodeCIFAR10,
-// FuzzDecodeCIFAR100, FuzzReadIDX, FuzzDecodeImageFile) whose seed corpus
-// runs with go test.
+// FuzzDecodeCIFAR100, FuzzReadIDX, FuzzDecodeImageFile, FuzzReadNpy), and
+// so has the spec parser (FuzzParseSpec); their seed corpora run with go
+// test.
 //
 // # The synthetic set
 //

@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/disiam/disiam/augment"
+	"github.com/disiam/disiam/internal/checked"
 	"github.com/disiam/disiam/internal/parallel"
 )
 
@@ -27,12 +28,14 @@ var folderExts = []string{".png", ".jpg", ".jpeg", ".gif"}
 // files taken recursively in sorted order; other files are ignored. Every
 // image is decoded with the standard library, converted to RGB (alpha
 // dropped, as PIL's convert("RGB")), resized to size x size with
-// PyTorch's antialiased bilinear filter and stored as 8-bit samples.
+// PyTorch's antialiased bilinear filter and stored as 8-bit samples. size
+// must be in [1, MaxImageSide], and the set (files x 3 x size x size bytes)
+// must fit in the machine's memory; both are checked before allocating.
 // Decoding runs on internal/parallel's workers; the result does not depend
 // on their number.
 func LoadFolder(root string, size int) (*U8Set, error) {
-	if size <= 0 {
-		return nil, fmt.Errorf("dataset: folder: %s: image size %d", root, size)
+	if err := checkSide("dataset: folder: "+root, size); err != nil {
+		return nil, err
 	}
 	entries, err := os.ReadDir(root)
 	if err != nil {
@@ -67,6 +70,11 @@ func LoadFolder(root string, size int) (*U8Set, error) {
 		if len(files) == n0 {
 			return nil, fmt.Errorf("dataset: folder: %s: class %q has no .png/.jpg/.jpeg/.gif files: %w", root, c, fs.ErrNotExist)
 		}
+	}
+	// Size the set before allocating it: size is at most MaxImageSide, but
+	// many files at a large size can still exceed the machine's memory.
+	if err := checkSetSize("dataset: folder: "+root, len(files), 3, size, size); err != nil {
+		return nil, err
 	}
 	n := size * size * 3
 	s := &U8Set{C: 3, H: size, W: size, Pix: make([]uint8, len(files)*n), Labels: labels, NumClasses: len(classes), Names: classes}
@@ -106,7 +114,7 @@ func DecodeImageFile(dst []uint8, data []byte, size int, ws *augment.Workspace) 
 	// Refuse images whose header declares absurd sizes before decoding
 	// allocates for them.
 	const maxPixels = 1 << 26
-	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width*cfg.Height > maxPixels {
+	if pixels, ok := checked.Mul(cfg.Width, cfg.Height); !ok || cfg.Width == 0 || cfg.Height == 0 || pixels > maxPixels {
 		return fmt.Errorf("%s image of %dx%d pixels: %w", format, cfg.Width, cfg.Height, ErrOversized)
 	}
 	m, _, err := image.Decode(bytes.NewReader(data))

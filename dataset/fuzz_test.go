@@ -2,9 +2,14 @@ package dataset
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"image"
 	"image/color"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -133,6 +138,152 @@ func FuzzDecodeImageFile(f *testing.F) {
 		dst := make([]uint8, 3*4*4)
 		if err := DecodeImageFile(dst, data, 4, nil); err != nil {
 			checkKind(t, err)
+		}
+	})
+}
+
+// kindOf returns the parser error kind err wraps.
+func kindOf(err error) error {
+	for _, k := range []error{ErrTruncated, ErrOversized, ErrCorrupt} {
+		if errors.Is(err, k) {
+			return k
+		}
+	}
+	return nil
+}
+
+func FuzzReadNpy(f *testing.F) {
+	le := binary.LittleEndian
+	good := npyFile(1, npyDict("<f4", 1, 3, 2, 2), f32Bytes(le, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12))
+	f.Add(good)
+	f.Add(npyFile(2, npyDict(">f8", 2), f64Bytes(binary.BigEndian, 0.5, -1)))
+	f.Add(npyFile(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (), }", f32Bytes(le, 3)))
+	f.Add(good[:100])
+	f.Add(append(slices.Clone(good), 0))
+	f.Add(npyFile(1, npyDict("<f4", 1_000_000_000, 3, 1000, 1000), make([]byte, 40)))
+	f.Add(npyFile(1, npyDict("<f4", 1<<62, 3, 4, 4), make([]byte, 40)))
+	f.Add(npyFile(1, npyDict("<f4", 2), f32Bytes(le, 1, float32(math.NaN()))))
+	f.Add([]byte(npyMagic + "\x02\x00\xff\xff\xff\xff"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		a, err := ReadNpy(bytes.NewReader(data), "fuzz")
+		// The path that knows the size (LoadNpyFile's) agrees on the
+		// outcome and its kind.
+		b, errSized := readNpy(bytes.NewReader(data), "fuzz", int64(len(data)))
+		if kindOf(err) != kindOf(errSized) {
+			t.Fatalf("reader: %v; sized: %v", err, errSized)
+		}
+		if err != nil {
+			checkKind(t, err)
+			return
+		}
+		if !slices.Equal(a.Shape, b.Shape) || !slices.Equal(a.Data, b.Data) {
+			t.Fatal("reader and sized reads differ")
+		}
+		n := 1
+		for _, d := range a.Shape {
+			if d < 0 {
+				t.Fatalf("shape %v", a.Shape)
+			}
+			n *= d
+		}
+		if n != len(a.Data) {
+			t.Fatalf("shape %v for %d values", a.Shape, len(a.Data))
+		}
+		for i, v := range a.Data {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				t.Fatalf("element %d is %v", i, v)
+			}
+		}
+		// What reads re-encodes (as float32, NumPy's way) into a file that
+		// reads back the same.
+		again, err := ReadNpy(bytes.NewReader(npyFile(1, npyDict("<f4", a.Shape...), f32Bytes(le, a.Data...))), "again")
+		if err != nil {
+			t.Fatalf("re-reading: %v", err)
+		}
+		if !slices.Equal(again.Shape, a.Shape) || !slices.Equal(again.Data, a.Data) {
+			t.Fatal("re-encoding changed the array")
+		}
+	})
+}
+
+// FuzzParseSpec checks Open's spec parsing, which must validate without
+// touching the file system: no panic, errors prefixed "dataset: ", every
+// accepted size within MaxImageSide, and a canonical re-encoding of an
+// accepted spec parses to the same result. Accepted synthetic specs small
+// enough to generate go through Open.
+func FuzzParseSpec(f *testing.F) {
+	for _, s := range []string{
+		"synthetic", "synthetic,train=20,test=10,size=8,seed=3", "synthetic,limit=5,rgb",
+		"cifar10:/data/c10", "cifar100:/data/c100,coarse,limit=7", "fashion-mnist", "fashion-mnist:,rgb",
+		"mnist:/m", "folder:/data/x,size=64", "folder:/x,size=3037000500", "folder:/x,size=30000",
+		"synthetic,size=99999999999999999999", "synthetic,train=-1", "synthetic,,", "a:b:c,d=e=f", " synthetic ,rgb",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, spec string) {
+		p, err := parseSpec(spec)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "dataset: ") {
+				t.Fatalf("error %q without the package prefix", err)
+			}
+			return
+		}
+		if _, ok := allowedOptions[p.name]; !ok {
+			t.Fatalf("accepted unknown dataset %q", p.name)
+		}
+		if p.size > MaxImageSide || p.synthetic.Size > MaxImageSide || p.size < 0 || p.synthetic.Size < 0 || p.limit < 0 {
+			t.Fatalf("accepted %+v", p)
+		}
+		if p.name == "folder" && p.size < 1 {
+			t.Fatalf("folder of size %d", p.size)
+		}
+		canon := p.name
+		if p.name != "synthetic" {
+			canon += ":" + p.dir
+		}
+		opt := func(k string, v int) {
+			canon += "," + k + "=" + strconv.Itoa(v)
+		}
+		opt("limit", p.limit)
+		if p.rgb {
+			canon += ",rgb"
+		}
+		switch p.name {
+		case "synthetic":
+			opt("train", p.synthetic.Train)
+			opt("test", p.synthetic.Test)
+			opt("size", p.synthetic.Size)
+			opt("seed", int(p.synthetic.Seed))
+		case "cifar100":
+			if p.coarse {
+				canon += ",coarse"
+			}
+		case "folder":
+			opt("size", p.size)
+		}
+		q, err := parseSpec(canon)
+		if err != nil {
+			t.Fatalf("canonical %q of %q: %v", canon, spec, err)
+		}
+		if *p != *q {
+			t.Fatalf("%q parses to %+v, its canonical form %q to %+v", spec, p, canon, q)
+		}
+		if p.name == "synthetic" {
+			d := p.synthetic.withDefaults()
+			if max(d.Train, d.Test)*d.Size*d.Size > 1<<16 {
+				return
+			}
+			ds, err := Open(spec, Test)
+			if err != nil {
+				t.Fatalf("Open(%q): %v", spec, err)
+			}
+			want := d.Test
+			if p.limit > 0 {
+				want = min(want, p.limit)
+			}
+			if ds.Len() != want {
+				t.Fatalf("Open(%q): %d images, want %d", spec, ds.Len(), want)
+			}
 		}
 	})
 }

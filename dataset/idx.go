@@ -26,17 +26,28 @@ type IDX struct {
 const MaxIDXBytes = 1 << 31
 
 // ReadIDX parses an IDX array of unsigned bytes from r, gunzipping it first
-// when it starts with the gzip magic number. name is used in error
+// when it starts with the gzip magic number (concatenated gzip members are
+// read as one stream; other bytes after the last member are an error,
+// ErrCorrupt, "trailing data after gzip stream"). name is used in error
 // messages. The data must be exactly as long as the header declares.
 func ReadIDX(r io.Reader, name string) (*IDX, error) {
-	br := bufio.NewReader(r)
+	return readIDX(r, name, -1)
+}
+
+// readIDX reads an IDX stream of fileSize bytes, or of unknown size when
+// fileSize < 0.
+func readIDX(r io.Reader, name string, fileSize int64) (*IDX, error) {
+	cr := &countingReader{r: r}
+	br := bufio.NewReader(cr)
 	if magic, err := br.Peek(2); err == nil && magic[0] == 0x1f && magic[1] == 0x8b {
+		fileSize = -1 // the header describes the decompressed data
 		zr, err := gzip.NewReader(br)
 		if err != nil {
 			return nil, fmt.Errorf("dataset: idx: %s: gzip header: %w: %w", name, ErrCorrupt, err)
 		}
+		zr.Multistream(false)
 		defer zr.Close()
-		br = bufio.NewReader(zr)
+		br = bufio.NewReader(&gzipMembers{zr: zr, src: br, cr: cr})
 	}
 	fail := func(kind error, format string, args ...any) error {
 		return fmt.Errorf("dataset: idx: %s: %s: %w", name, fmt.Sprintf(format, args...), kind)
@@ -75,11 +86,26 @@ func ReadIDX(r io.Reader, name string) (*IDX, error) {
 		}
 		size *= v
 	}
+	item := size / dims[0]
+	if fileSize >= 0 {
+		// Compare the header with the file before allocating.
+		have := fileSize - int64(4+4*nd)
+		if have < int64(size) {
+			return nil, fail(ErrTruncated, "item %d: dimensions %v declare %d data bytes, the file has %d", have/int64(item), dims, size, have)
+		}
+		if have > int64(size) {
+			return nil, fail(ErrOversized, "data continues past the %d items the header declares: dimensions %v declare %d data bytes, the file has %d", dims[0], dims, size, have)
+		}
+		data := make([]byte, size)
+		if n, err := io.ReadFull(br, data); err != nil {
+			return nil, readFail(fail, err, "item %d", n/item)
+		}
+		return &IDX{Dims: dims, Data: data}, nil
+	}
 	// Read at most size+1 bytes, growing with the data actually present,
 	// so a header that overstates the size costs no more memory than the
 	// file holds.
 	data, err := io.ReadAll(io.LimitReader(br, int64(size)+1))
-	item := size / dims[0]
 	if err != nil {
 		return nil, readFail(fail, err, "item %d", len(data)/item)
 	}
@@ -95,20 +121,86 @@ func ReadIDX(r io.Reader, name string) (*IDX, error) {
 // readFail classifies a read error: an early end is a truncation, anything
 // else (a gzip checksum or format error) a corruption.
 func readFail(fail func(error, string, ...any) error, err error, format string, args ...any) error {
+	var te *trailingGzipError
+	if errors.As(err, &te) {
+		return fail(ErrCorrupt, "%v", te)
+	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return fail(ErrTruncated, format+": the data ends early", args...)
 	}
 	return fail(ErrCorrupt, format+": %v", append(args, err)...)
 }
 
-// LoadIDXFile reads an IDX file, gzipped or not.
+// countingReader counts the bytes read from r.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// gzipMembers decompresses a gzip file member after member (as gzip -d
+// does for concatenated files) and reports bytes after the last member that
+// do not start another one as a *trailingGzipError, rather than as the
+// truncated member header gzip.Reader would take them for.
+type gzipMembers struct {
+	zr  *gzip.Reader // reading one member at a time
+	src *bufio.Reader
+	cr  *countingReader // src's source, for the offset of trailing data
+}
+
+// trailingGzipError reports data after the end of a gzip stream.
+type trailingGzipError struct{ offset int64 }
+
+func (e *trailingGzipError) Error() string {
+	return fmt.Sprintf("trailing data after gzip stream, at byte %d of the file", e.offset)
+}
+
+func (g *gzipMembers) Read(p []byte) (int, error) {
+	for {
+		n, err := g.zr.Read(p)
+		if err != io.EOF {
+			return n, err
+		}
+		if n > 0 {
+			return n, nil
+		}
+		next, perr := g.src.Peek(2)
+		if len(next) == 0 && perr == io.EOF {
+			return 0, io.EOF
+		}
+		if len(next) < 2 || next[0] != 0x1f || next[1] != 0x8b {
+			return 0, &trailingGzipError{offset: g.cr.n - int64(g.src.Buffered())}
+		}
+		if err := g.zr.Reset(g.src); err != nil {
+			return 0, err
+		}
+		g.zr.Multistream(false)
+	}
+}
+
+// LoadIDXFile reads an IDX file, gzipped or not. An uncompressed file's
+// size is compared with the size its header declares before the data is
+// allocated.
 func LoadIDXFile(path string) (*IDX, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("dataset: idx: %w", err)
 	}
 	defer f.Close()
-	return ReadIDX(f, path)
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("dataset: idx: %w", err)
+	}
+	size := int64(-1)
+	if st.Mode().IsRegular() {
+		size = st.Size()
+	}
+	return readIDX(f, path, size)
 }
 
 // PairIDX combines an images array (N x H x W) and a labels array (N) into

@@ -42,12 +42,12 @@ func ParseSplit(s string) (Split, error) {
 // SpecUsage documents the dataset spec strings Open accepts, for command
 // line help.
 const SpecUsage = `dataset spec: NAME[:DIR][,OPTION...]
-  synthetic            the embedded 10-class shapes set (options train=N, test=N, size=N, seed=N)
+  synthetic            the embedded 10-class shapes set (options train=N, test=N, size=N (at most 8192), seed=N)
   cifar10:DIR          CIFAR-10 binary (DIR holds data_batch_*.bin, test_batch.bin)
   cifar100:DIR         CIFAR-100 binary (DIR holds train.bin, test.bin; option coarse)
   fashion-mnist[:DIR]  Fashion-MNIST IDX files, gzipped or not (default DIR ` + FashionMNISTDir + `)
   mnist:DIR            MNIST IDX files, gzipped or not
-  folder:DIR           images in DIR/train/<class>/ and DIR/val/<class>/ (or DIR/test, or DIR/<class>/ for train only); option size=N (default 224)
+  folder:DIR           images in DIR/train/<class>/ and DIR/val/<class>/ (or DIR/test, or DIR/<class>/ for train only); option size=N (default 224, at most 8192)
 options for all: limit=N (the first N images of the split), rgb (1-channel images as 3 channels)`
 
 // Open returns the split of the dataset named by spec, whose grammar is
@@ -64,11 +64,70 @@ func Open(spec string, split Split) (Dataset, error) {
 	if split != Train && split != Test {
 		return nil, fmt.Errorf("dataset: %s: unknown split %d", spec, int(split))
 	}
+	p, err := parseSpec(spec)
+	if err != nil {
+		return nil, err
+	}
+	var ds Dataset
+	switch p.name {
+	case "synthetic":
+		d := p.synthetic.withDefaults()
+		n := d.Train
+		if split != Train {
+			n = d.Test
+		}
+		if err := checkSetSize("dataset: "+spec, n, 3, d.Size, d.Size); err != nil {
+			return nil, err
+		}
+		ds = Synthetic(p.synthetic, split)
+	case "cifar10":
+		ds, err = LoadCIFAR10(p.dir, split)
+	case "cifar100":
+		ds, err = LoadCIFAR100(p.dir, split, p.coarse)
+	case "fashion-mnist":
+		ds, err = LoadMNIST(p.dir, split, FashionMNISTClasses)
+	case "mnist":
+		ds, err = LoadMNIST(p.dir, split, MNISTClasses)
+	case "folder":
+		root, ferr := folderSplit(p.dir, split)
+		if ferr != nil {
+			return nil, ferr
+		}
+		ds, err = LoadFolder(root, p.size)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if p.rgb {
+		ds = RGB{Base: ds}
+	}
+	if p.limit > 0 {
+		ds = Head(ds, p.limit)
+	}
+	return ds, nil
+}
+
+// parsedSpec is a spec string checked against SpecUsage: everything Open
+// needs to load the dataset.
+type parsedSpec struct {
+	name, dir string
+	rgb       bool
+	limit     int
+	synthetic SyntheticConfig // synthetic's options
+	coarse    bool            // cifar100's option
+	size      int             // folder's option
+}
+
+// parseSpec parses and validates spec without touching the file system:
+// unknown names and options, bad values and image sizes beyond
+// MaxImageSide are errors.
+func parseSpec(spec string) (*parsedSpec, error) {
 	head, opts, err := parseOptions(spec)
 	if err != nil {
 		return nil, err
 	}
 	name, dir, hasDir := strings.Cut(head, ":")
+	p := &parsedSpec{name: name, dir: dir}
 	need := func() error {
 		if !hasDir || dir == "" {
 			return fmt.Errorf("dataset: %s: %s needs a directory: %s:DIR", spec, name, name)
@@ -82,28 +141,25 @@ func Open(spec string, split Split) (Dataset, error) {
 		return nil, err
 	}
 	// Check the common options before loading anything.
-	rgb, err := opts.flag("rgb")
-	if err != nil {
+	if p.rgb, err = opts.flag("rgb"); err != nil {
 		return nil, err
 	}
-	limit, err := opts.int("limit", 0)
-	if err != nil {
+	if p.limit, err = opts.int("limit", 0); err != nil {
 		return nil, err
 	}
-	var ds Dataset
 	switch name {
 	case "synthetic":
 		if hasDir {
 			return nil, fmt.Errorf("dataset: %s: synthetic takes no directory", spec)
 		}
-		var cfg SyntheticConfig
+		cfg := &p.synthetic
 		if cfg.Train, err = opts.int("train", 0); err != nil {
 			return nil, err
 		}
 		if cfg.Test, err = opts.int("test", 0); err != nil {
 			return nil, err
 		}
-		if cfg.Size, err = opts.int("size", 0); err != nil {
+		if cfg.Size, err = opts.side("size", 0); err != nil {
 			return nil, err
 		}
 		seed, err := opts.int("seed", 0)
@@ -111,58 +167,33 @@ func Open(spec string, split Split) (Dataset, error) {
 			return nil, err
 		}
 		cfg.Seed = uint64(seed)
-		ds = Synthetic(cfg, split)
-	case "cifar10":
+	case "cifar10", "mnist":
 		if err := need(); err != nil {
 			return nil, err
 		}
-		ds, err = LoadCIFAR10(dir, split)
 	case "cifar100":
 		if err := need(); err != nil {
 			return nil, err
 		}
-		coarse, ferr := opts.flag("coarse")
-		if ferr != nil {
-			return nil, ferr
-		}
-		ds, err = LoadCIFAR100(dir, split, coarse)
-	case "fashion-mnist":
-		if dir == "" {
-			dir = FashionMNISTDir
-		}
-		ds, err = LoadMNIST(dir, split, FashionMNISTClasses)
-	case "mnist":
-		if err := need(); err != nil {
+		if p.coarse, err = opts.flag("coarse"); err != nil {
 			return nil, err
 		}
-		ds, err = LoadMNIST(dir, split, MNISTClasses)
+	case "fashion-mnist":
+		if p.dir == "" {
+			p.dir = FashionMNISTDir
+		}
 	case "folder":
 		if err := need(); err != nil {
 			return nil, err
 		}
-		size, err := opts.int("size", 224)
-		if err != nil {
+		if p.size, err = opts.side("size", 224); err != nil {
 			return nil, err
 		}
-		root, err := folderSplit(dir, split)
-		if err != nil {
-			return nil, err
-		}
-		ds, err = LoadFolder(root, size)
-		if err != nil {
-			return nil, err
+		if p.size == 0 {
+			return nil, fmt.Errorf("dataset: %s: option size=0: the image side must be at least 1", spec)
 		}
 	}
-	if err != nil {
-		return nil, err
-	}
-	if rgb {
-		ds = RGB{Base: ds}
-	}
-	if limit > 0 {
-		ds = Head(ds, limit)
-	}
-	return ds, nil
+	return p, nil
 }
 
 // allowedOptions lists each dataset's own options (limit and rgb apply to
@@ -228,6 +259,18 @@ func (o *options) int(key string, def int) (int, error) {
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 0 {
 		return 0, fmt.Errorf("dataset: %s: option %s=%q is not a non-negative integer", o.spec, key, v)
+	}
+	return n, nil
+}
+
+// side reads an image side option, which must not exceed MaxImageSide.
+func (o *options) side(key string, def int) (int, error) {
+	n, err := o.int(key, def)
+	if err != nil {
+		return 0, err
+	}
+	if n > MaxImageSide {
+		return 0, fmt.Errorf("dataset: %s: option %s=%d exceeds the largest image side %d: %w", o.spec, key, n, MaxImageSide, ErrOversized)
 	}
 	return n, nil
 }

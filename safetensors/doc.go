@@ -14,10 +14,13 @@
 // Parse validates everything a corrupt or hostile file can get wrong and
 // reports it as an error that says what is wrong: a header longer than
 // MaxHeaderSize or than the file, JSON that is not one object, duplicate
-// keys, unknown fields or dtypes, negative dimensions, a byte range whose
-// size disagrees with dtype and shape, ranges outside the data, overlapping
-// ranges, and gaps or unindexed bytes (the data section must be covered
-// exactly, as the reference implementation requires).
+// keys, unknown fields or dtypes, negative dimensions, a shape whose size
+// overflows, a byte range whose size disagrees with dtype and shape, ranges
+// outside the data, overlapping ranges, gaps or unindexed bytes (the data
+// section must be covered exactly, as the reference implementation
+// requires), and a data checksum that does not match. Tensor data is never
+// allocated from header sizes: tensors are slices of the bytes actually
+// read, whose sizes are checked against the header.
 //
 // # Element types
 //
@@ -33,8 +36,24 @@
 // parsed buffer; Set keeps the slices it is given. WriteTo writes the
 // tensors in File order with the header padded to a multiple of 8 bytes.
 // WriteFile is atomic: it writes a temporary file next to the target,
-// syncs it and renames it into place, so a crash or a full disk never
-// leaves a truncated checkpoint behind.
+// syncs it, renames it into place and syncs the directory (on Unix), so a
+// crash, a power loss or a full disk never leaves a truncated checkpoint
+// behind, and a checkpoint WriteFile reported written stays written. A
+// process killed in the middle of a write leaves its temporary file
+// (.NAME.tmp-DIGITS) behind; CleanTemp removes those of a target, and
+// WriteFile calls it before each write, so they do not pile up in a
+// checkpoint directory.
+//
+// # Integrity
+//
+// Every file written by this package carries the SHA-256 of its data
+// section in its metadata, under ChecksumKey ("disiam.sha256"), and Parse
+// (hence Read and ReadFile) verifies it when present: a bit flipped on disk
+// or in a copy is reported as a checksum mismatch naming the file, instead
+// of silently loading wrong weights. Files from PyTorch or other tools,
+// without the key, load as before; the key is ordinary string metadata to
+// them. Parse removes the key from File.Metadata after checking it, so
+// Metadata holds what the writer's caller put there.
 //
 // # Modules
 //

@@ -3,15 +3,21 @@ package safetensors
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/disiam/disiam/internal/checked"
 )
 
 // MaxHeaderSize is the largest header this package reads (100 MB, the
@@ -121,18 +127,18 @@ func (t Tensor) check() error {
 	if sz == 0 {
 		return fmt.Errorf("unknown dtype %q", t.Dtype)
 	}
-	n := 1
 	for _, s := range t.Shape {
 		if s < 0 {
 			return fmt.Errorf("negative dimension in shape %v", t.Shape)
 		}
-		if s != 0 && n > math.MaxInt64/8/s {
-			return fmt.Errorf("shape %v too large", t.Shape)
-		}
-		n *= s
 	}
-	if len(t.Data) != n*sz {
-		return fmt.Errorf("%s%v needs %d bytes, has %d", t.Dtype, t.Shape, n*sz, len(t.Data))
+	n, ok := checked.Product(t.Shape...)
+	nb, ok2 := checked.Mul(n, sz)
+	if !ok || !ok2 {
+		return fmt.Errorf("%s%v: the size in bytes overflows an int", t.Dtype, t.Shape)
+	}
+	if len(t.Data) != nb {
+		return fmt.Errorf("%s%v needs %d bytes, has %d", t.Dtype, t.Shape, nb, len(t.Data))
 	}
 	return nil
 }
@@ -311,6 +317,15 @@ func (f *File) Delete(name string) {
 
 const metadataKey = "__metadata__"
 
+// ChecksumKey is the metadata key under which this package stores the
+// SHA-256 of the data section (the bytes after the header), in lower-case
+// hex. Every file written by WriteTo or WriteFile carries it, replacing any
+// value the caller put in Metadata; Parse verifies it when present and
+// removes it from Metadata. Files without it, such as those the Python
+// safetensors package writes, load unverified; PyTorch reads files with it
+// like any other metadata.
+const ChecksumKey = "disiam.sha256"
+
 type entry struct {
 	Dtype       Dtype   `json:"dtype"`
 	Shape       []int   `json:"shape"`
@@ -426,6 +441,19 @@ func Parse(data []byte) (*File, error) {
 	if pos != int64(len(buf)) {
 		return nil, fmt.Errorf("safetensors: tensors cover %d of the %d data bytes", pos, len(buf))
 	}
+	if sum, ok := f.Metadata[ChecksumKey]; ok {
+		want, err := hex.DecodeString(sum)
+		if err != nil || len(want) != sha256.Size {
+			return nil, fmt.Errorf("safetensors: header: __metadata__ %s %q is not a hex SHA-256", ChecksumKey, sum)
+		}
+		if got := sha256.Sum256(buf); !bytes.Equal(got[:], want) {
+			return nil, fmt.Errorf("safetensors: data checksum mismatch: the header's %s is %s, the %d data bytes hash to %x (corrupt file)", ChecksumKey, sum, len(buf), got)
+		}
+		delete(f.Metadata, ChecksumKey)
+		if len(f.Metadata) == 0 {
+			f.Metadata = nil
+		}
+	}
 	return f, nil
 }
 
@@ -452,8 +480,23 @@ func ReadFile(path string) (*File, error) {
 }
 
 // header builds the JSON header, padded with spaces to a multiple of 8
-// bytes so that the data section stays 8-byte aligned.
+// bytes so that the data section stays 8-byte aligned. Its metadata is
+// f.Metadata plus ChecksumKey, the SHA-256 of the tensors' data in order.
 func (f *File) header() ([]byte, error) {
+	sum := sha256.New()
+	for _, name := range f.names {
+		t := f.tensors[name]
+		if err := t.check(); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		sum.Write(t.Data)
+	}
+	meta := map[string]string{ChecksumKey: hex.EncodeToString(sum.Sum(nil))}
+	for k, v := range f.Metadata {
+		if k != ChecksumKey {
+			meta[k] = v
+		}
+	}
 	var b bytes.Buffer
 	b.WriteByte('{')
 	first := true
@@ -463,32 +506,27 @@ func (f *File) header() ([]byte, error) {
 		}
 		first = false
 	}
-	if len(f.Metadata) > 0 {
-		keys := make([]string, 0, len(f.Metadata))
-		for k := range f.Metadata {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		sep()
-		b.WriteString(`"__metadata__":{`)
-		for i, k := range keys {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			kj, _ := json.Marshal(k)
-			vj, _ := json.Marshal(f.Metadata[k])
-			b.Write(kj)
-			b.WriteByte(':')
-			b.Write(vj)
-		}
-		b.WriteByte('}')
+	keys := make([]string, 0, len(meta))
+	for k := range meta {
+		keys = append(keys, k)
 	}
+	sort.Strings(keys)
+	sep()
+	b.WriteString(`"__metadata__":{`)
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		kj, _ := json.Marshal(k)
+		vj, _ := json.Marshal(meta[k])
+		b.Write(kj)
+		b.WriteByte(':')
+		b.Write(vj)
+	}
+	b.WriteByte('}')
 	var off int64
 	for _, name := range f.names {
 		t := f.tensors[name]
-		if err := t.check(); err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
 		sep()
 		nj, _ := json.Marshal(name)
 		b.Write(nj)
@@ -529,6 +567,11 @@ func (f *File) write(w io.Writer) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	return f.writeWithHeader(w, h)
+}
+
+// writeWithHeader writes the length field, h (f.header()) and the data.
+func (f *File) writeWithHeader(w io.Writer, h []byte) (int64, error) {
 	var n int64
 	var lenField [8]byte
 	binary.LittleEndian.PutUint64(lenField[:], uint64(len(h)))
@@ -549,10 +592,15 @@ func (f *File) write(w io.Writer) (int64, error) {
 	return n, nil
 }
 
-// WriteFile writes f to path atomically: it writes a temporary file in the
-// same directory, syncs it and renames it over path, so that readers see
-// either the old file or the complete new one, never a partial write. On
-// error no temporary file is left behind and path is untouched.
+// WriteFile writes f to path atomically and durably: it writes a temporary
+// file .NAME.tmp-* in the same directory, syncs it, renames it over path
+// and syncs the directory (on Unix), so that readers see either the old
+// file or the complete new one, never a partial write, and the new one
+// survives a power loss once WriteFile has returned. On error no temporary
+// file is left behind and path is untouched. A process killed during the
+// write (SIGKILL, a crash) cannot remove its temporary file, so WriteFile
+// first removes those of earlier writes to path (CleanTemp). The file
+// carries the SHA-256 of its data (ChecksumKey), which ReadFile verifies.
 func WriteFile(path string, f *File) error {
 	if err := writeFile(path, f); err != nil {
 		return fmt.Errorf("safetensors: %s: %w", path, err)
@@ -561,14 +609,17 @@ func WriteFile(path string, f *File) error {
 }
 
 func writeFile(path string, f *File) (err error) {
-	if _, err := f.header(); err != nil {
+	h, err := f.header()
+	if err != nil {
 		return err
 	}
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
 	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	// A failure to remove stale files must not prevent the write.
+	_, _ = CleanTemp(path)
+	tmp, err := os.CreateTemp(dir, tempPrefix(base)+"*")
 	if err != nil {
 		return err
 	}
@@ -578,8 +629,11 @@ func writeFile(path string, f *File) (err error) {
 			os.Remove(tmp.Name())
 		}
 	}()
+	if testHookWriting != nil {
+		testHookWriting(tmp.Name())
+	}
 	w := bufio.NewWriterSize(tmp, 1<<20)
-	if _, err = f.write(w); err != nil {
+	if _, err = f.writeWithHeader(w, h); err != nil {
 		return err
 	}
 	if err = w.Flush(); err != nil {
@@ -594,5 +648,64 @@ func writeFile(path string, f *File) (err error) {
 	if err = tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), path)
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	// The rename is durable only once the directory is synced. The file
+	// is in place by now, so no temporary file is left to remove.
+	if serr := syncDir(dir); serr != nil {
+		return fmt.Errorf("syncing directory %s: %w", dir, serr)
+	}
+	return nil
+}
+
+// testHookWriting, when set by a test, is called with the temporary
+// file's name once it exists, before anything is written to it.
+var testHookWriting func(tmp string)
+
+// tempPrefix is the name prefix of WriteFile's temporary files for a
+// target named base; os.CreateTemp appends a decimal random number.
+func tempPrefix(base string) string { return "." + base + ".tmp-" }
+
+// CleanTemp removes the temporary files WriteFile leaves next to path
+// when its process is killed during a write (.NAME.tmp-DIGITS, NAME being
+// path's base name) and returns the paths it removed. WriteFile calls it
+// before every write, so stale files of a target live only until its next
+// write; call it directly to clean up a target that is no longer written.
+// It must not run while another process writes the same path, whose
+// temporary file it would remove (that write then fails at its rename;
+// two processes writing one path race in any case). A missing directory
+// is not an error.
+func CleanTemp(path string) ([]string, error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("safetensors: clean temporary files of %s: %w", path, err)
+	}
+	prefix := tempPrefix(base)
+	var removed []string
+	var errs []error
+	for _, e := range entries {
+		name := e.Name()
+		suffix, ok := strings.CutPrefix(name, prefix)
+		if !ok || suffix == "" || strings.Trim(suffix, "0123456789") != "" || !e.Type().IsRegular() {
+			continue
+		}
+		p := filepath.Join(dir, name)
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+			continue
+		}
+		removed = append(removed, p)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return removed, fmt.Errorf("safetensors: clean temporary files of %s: %w", path, err)
+	}
+	return removed, nil
 }

@@ -19,7 +19,8 @@
 // file that holds a whole SSL model.
 //
 // -input is an NCHW float32 (or float64) array of shape [N, 3, H, W], used
-// as is unless -size or -normalize is given. -data is a dataset spec
+// as is unless -size or -normalize is given; the file must hold exactly the
+// data its header declares, and only finite values (dataset.LoadNpyFile). -data is a dataset spec
 // (dataset.SpecUsage: cifar10:DIR, fashion-mnist[:DIR],rgb, folder:DIR,
 // synthetic, ...), whose images in [0, 1] are resized to -size x -size
 // (bilinear) if -size > 0 and standardized with -normalize; -labels then
@@ -120,6 +121,9 @@ func run(o options, logf func(string, ...any)) error {
 	}
 	if o.batch <= 0 || o.size < 0 || o.classes < 0 {
 		return errors.New("-batch must be positive, -size and -classes not negative")
+	}
+	if o.size > dataset.MaxImageSide {
+		return fmt.Errorf("-size %d exceeds the largest image side %d", o.size, dataset.MaxImageSide)
 	}
 	norm, ok := norms[o.normalize]
 	if !ok {
@@ -310,42 +314,19 @@ func evalTransform(size int, norm augment.Normalize) augment.Transform {
 	return augment.EvalView(size, norm)
 }
 
-// readInput reads an [N, 3, H, W] float32 or float64 .npy file.
+// readInput reads an [N, 3, H, W] float32 or float64 .npy file with
+// dataset.LoadNpyFile, which checks the header against the file size
+// before allocating and rejects non-finite values.
 func readInput(path string, size int, norm augment.Normalize) (*arraySource, error) {
-	f, err := os.Open(path)
+	arr, err := dataset.LoadNpyFile(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	r, err := npy.NewReader(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	s := arr.Shape
+	if len(s) != 4 || s[1] != 3 || s[2] == 0 || s[3] == 0 {
+		return nil, fmt.Errorf("%s: array of shape %v, want a C-order [N, 3, H, W] with H, W > 0", path, s)
 	}
-	h := r.Header.Descr
-	if len(h.Shape) != 4 || h.Shape[1] != 3 || h.Fortran {
-		return nil, fmt.Errorf("%s: array of shape %v (fortran order %v), want a C-order [N, 3, H, W]", path, h.Shape, h.Fortran)
-	}
-	a := &arraySource{n: h.Shape[0], in: [3]int{3, h.Shape[2], h.Shape[3]}, xform: evalTransform(size, norm)}
-	switch dt := strings.Trim(h.Type, `'"`); dt {
-	case "<f4":
-		err = r.Read(&a.data)
-	case "<f8":
-		var d []float64
-		if err = r.Read(&d); err == nil {
-			a.data = make([]float32, len(d))
-			for i, v := range d {
-				a.data[i] = float32(v)
-			}
-		}
-	default:
-		return nil, fmt.Errorf("%s: dtype %s, want float32 (<f4) or float64 (<f8)", path, dt)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if len(a.data) != a.n*3*a.in[1]*a.in[2] {
-		return nil, fmt.Errorf("%s: %d values for shape %v", path, len(a.data), h.Shape)
-	}
+	a := &arraySource{n: s[0], in: [3]int{3, s[2], s[3]}, data: arr.Data, xform: evalTransform(size, norm)}
 	a.out = a.in
 	if size > 0 {
 		a.out[1], a.out[2] = size, size
