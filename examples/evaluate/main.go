@@ -67,7 +67,7 @@ type config struct {
 	train, test, batch, size, knnK       int
 	trimap                               int
 	knnTau, probeLambda                  float64
-	probeSweep, probeNorm                string
+	probeSweep, probeNorm, augment       string
 	seed                                 uint64
 }
 
@@ -81,6 +81,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.weights, "weights", "", "state dict `FILE.safetensors` (default: torchvision's random initialization from -seed)")
 	fs.StringVar(&c.prefix, "prefix", "", "key `prefix` of the backbone's tensors in -weights (e.g. backbone.)")
 	fs.StringVar(&c.data, "data", "synthetic", "dataset spec ("+strings.ReplaceAll(dataset.SpecUsage, "\n", "; ")+")")
+	fs.StringVar(&c.augment, "augment", runner.AugmentAuto, "the input as the encoder was trained on it: shapes (the synthetic shapes' outlines, as the quickstart and the experiments train on the synthetic set), method (the images as they are), auto (shapes for the synthetic set)")
 	fs.IntVar(&c.train, "train", 0, "training images: the kNN bank and the probe's training set (the first N; 0: all)")
 	fs.IntVar(&c.test, "test", 0, "test images (the first N; 0: all)")
 	fs.IntVar(&c.batch, "batch", 128, "images per forward pass")
@@ -152,6 +153,11 @@ func evaluate(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	}
 	if train.Classes() != test.Classes() {
 		return fmt.Errorf("%s: %d training and %d test classes", c.data, train.Classes(), test.Classes())
+	}
+	if aug, ok := runner.ResolveAugment(c.augment, c.data); !ok {
+		return fmt.Errorf("-augment %q: want auto, shapes or method", c.augment)
+	} else if aug == runner.AugmentShapes {
+		train, test = runner.Outlines{Dataset: train}, runner.Outlines{Dataset: test}
 	}
 	names := inspect.ClassNames(train)
 	b, err := inspect.LoadEncoder(c.backbone, c.weights, c.prefix, c.seed)
