@@ -123,7 +123,9 @@ type levelGradKernel struct {
 	off   int
 }
 
-func (k levelGradKernel) Name() string  { return fmt.Sprintf("FlattenLevelsGrad(%v@%d)", k.shape, k.off) }
+func (k levelGradKernel) Name() string {
+	return fmt.Sprintf("FlattenLevelsGrad(%v@%d)", k.shape, k.off)
+}
 func (k levelGradKernel) InDims() []int { return []int{3} }
 func (k levelGradKernel) OutDims() int  { return 4 }
 func (k levelGradKernel) OutShape(in []tensor.Shape) (tensor.Shape, error) {
