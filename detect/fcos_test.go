@@ -99,3 +99,33 @@ func TestFrozenStages(t *testing.T) {
 		t.Errorf("a second detector on one backbone: %v", err)
 	}
 }
+
+// TestNonSquareLevels builds a detector on a 100×160 input: the maps, the
+// per-axis integer-division strides and the anchors of the first
+// positions.
+func TestNonSquareLevels(t *testing.T) {
+	m, err := NewFCOS(backbone.NewResNet(18, backbone.Config{Width: 8}), Config{Classes: 2, Channels: 32, HeadConvs: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := m.NewPredictor(1, 100, 160)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	want := []Level{{13, 20, 7, 8, 8, 0}, {7, 10, 14, 16, 16, 260}, {4, 5, 25, 32, 32, 330},
+		{2, 3, 50, 53, 64, 350}, {1, 2, 100, 80, 128, 356}}
+	got := p.Outputs().Levels
+	for l := range want {
+		if got[l] != want[l] {
+			t.Fatalf("level %d: %+v, want %+v", l, got[l], want[l])
+		}
+	}
+	a := p.Outputs().Anchors
+	if len(a) != 358 || a[1] != (Box{4, -4, 12, 4}) || a[20] != (Box{-4, 3, 4, 11}) || a[357] != (Box{16, -64, 144, 64}) {
+		t.Fatalf("%d anchors, a[1] %v a[20] %v a[357] %v", len(a), a[1], a[20], a[357])
+	}
+	if _, err := p.Predict(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -88,6 +88,8 @@ type goldenFile struct {
 			Anchors, GT, Encoded, Decoded, Clipped [][]float64
 		}
 		ParamCounts map[string]int `json:"param_counts"`
+		// fcos_resnet50_fpn with FrozenBatchNorm2d: the COCO checkpoint's keys
+		ResNet50FrozenBNStateDict [][2]any `json:"resnet50_frozenbn_state_dict"`
 	}
 }
 

@@ -279,6 +279,9 @@ def standalone():
             bb = _resnet_fpn_extractor(body, 5 if not frozen else 3, returned_layers=[2, 3, 4], extra_blocks=LastLevelP6P7(256, 256))
             m = FCOS(bb, 91)
             counts["resnet%d%s" % (depth, "_frozenbn" if frozen else "")] = sum(p.numel() for p in m.parameters())
+            if frozen and depth == 50:
+                # fcos_resnet50_fpn(weights=COCO_V1)'s state_dict: FrozenBatchNorm2d has no num_batches_tracked
+                out["resnet50_frozenbn_state_dict"] = [[k, list(v.shape)] for k, v in m.state_dict().items()]
             if frozen:
                 counts["resnet%d_frozenbn_trainable3" % depth] = sum(p.numel() for p in m.parameters() if p.requires_grad)
                 counts["resnet%d_frozenbn_state_keys" % depth] = len(m.state_dict())
