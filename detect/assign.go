@@ -13,6 +13,12 @@ type AssignInput struct {
 	Levels []Level
 	// Objects are the boxes to learn from (crowd objects already removed).
 	Objects []Object
+	// Predictions are the current model's head outputs for the batch and
+	// Image this image's index in it, for prediction-aware assigners
+	// (DeFCN's POTO matches by classification score × IoU). nil unless the
+	// caller of BuildTargets passed them; CenterSampling ignores them.
+	Predictions *HeadOutputs
+	Image       int
 }
 
 // Assigner chooses, for every anchor of an image, the object it learns

@@ -54,7 +54,7 @@ func TestGoldenAssignment(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tg, err := BuildTargets(CenterSampling{}, levels, anchors, goldenObjects(c), c.Classes)
+		tg, err := BuildTargets(CenterSampling{}, levels, anchors, goldenObjects(c), c.Classes, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -93,7 +93,7 @@ func TestGoldenLossKernels(t *testing.T) {
 			maps = append(maps, [2]int{s[2], s[3]})
 		}
 		levels, _ := NewLevels(c.Shape[2], c.Shape[3], maps, AnchorSizes)
-		tg, err := BuildTargets(CenterSampling{}, levels, anchors, goldenObjects(c), c.Classes)
+		tg, err := BuildTargets(CenterSampling{}, levels, anchors, goldenObjects(c), c.Classes, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,6 +3,7 @@ package detect
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -39,8 +40,10 @@ type Targets struct {
 // FCOS.compute_loss and FCOSHead.compute_loss do. Crowd objects are left
 // out, as torchvision's COCO reference drops them. An object with a
 // degenerate box or a class outside [0, classes) is an error that names
-// the image and the object.
-func BuildTargets(a Assigner, levels []Level, anchors []Box, objects [][]Object, classes int) (*Targets, error) {
+// the image and the object. preds, the current model's head outputs for
+// the batch, reaches the assigner (AssignInput.Predictions); FCOS's
+// CenterSampling needs none, so it may be nil.
+func BuildTargets(a Assigner, levels []Level, anchors []Box, objects [][]Object, classes int, preds *HeadOutputs) (*Targets, error) {
 	na := len(anchors)
 	n := len(objects)
 	t := &Targets{Matched: make([][]int, n), Class: make([]float64, n*na), Boxes: make([]float64, 4*n*na),
@@ -61,7 +64,7 @@ func BuildTargets(a Assigner, levels []Level, anchors []Box, objects [][]Object,
 			keep = append(keep, o)
 			index = append(index, k)
 		}
-		m, err := a.Assign(AssignInput{Anchors: anchors, Levels: levels, Objects: keep})
+		m, err := a.Assign(AssignInput{Anchors: anchors, Levels: levels, Objects: keep, Predictions: preds, Image: i})
 		if err != nil {
 			return nil, fmt.Errorf("detect: targets: image %d: %w", i, err)
 		}
@@ -110,6 +113,11 @@ type TrainGraph struct {
 	Classification, BBoxRegression, BBoxCtrness *G.Node
 	// Targets of the last SetTargets.
 	Targets *Targets
+	// Predictions, when set, are passed to the assigner by SetTargets (see
+	// AssignInput.Predictions): a prediction-aware assigner needs the head
+	// outputs of the current weights on the batch, from a forward pass run
+	// before SetTargets (a Predictor's Outputs().Values(), say).
+	Predictions *HeadOutputs
 
 	model                                    *FCOS
 	classT, boxT, fgT, ctrT, normT, anchorsT *tensor.Dense
@@ -191,7 +199,7 @@ func (t *TrainGraph) SetTargets(objects [][]Object) error {
 	if len(objects) != n {
 		return fmt.Errorf("detect: SetTargets: %d images of objects for a batch of %d", len(objects), n)
 	}
-	tg, err := BuildTargets(t.model.Config.Assigner, t.Levels, t.Anchors, objects, t.model.Config.Classes)
+	tg, err := BuildTargets(t.model.Config.Assigner, t.Levels, t.Anchors, objects, t.model.Config.Classes, t.Predictions)
 	if err != nil {
 		return err
 	}
@@ -207,4 +215,24 @@ func (t *TrainGraph) SetTargets(objects [][]Object) error {
 // Losses returns the three losses of the last Run.
 func (t *TrainGraph) Losses() (classification, bboxRegression, bboxCtrness float64) {
 	return nn.ScalarValue(t.Classification), nn.ScalarValue(t.BBoxRegression), nn.ScalarValue(t.BBoxCtrness)
+}
+
+// CheckFinite returns an error naming the losses of the last Run that are
+// NaN or infinite (an exploding start: too high a learning rate without
+// warm-up, or a bad annotation), nil when all are finite.
+func (t *TrainGraph) CheckFinite() error {
+	c, r, x := t.Losses()
+	var bad []string
+	for _, l := range []struct {
+		name string
+		v    float64
+	}{{"classification", c}, {"bbox_regression", r}, {"bbox_ctrness", x}} {
+		if math.IsNaN(l.v) || math.IsInf(l.v, 0) {
+			bad = append(bad, fmt.Sprintf("%s = %v", l.name, l.v))
+		}
+	}
+	if bad != nil {
+		return fmt.Errorf("detect: non-finite loss: %s", strings.Join(bad, ", "))
+	}
+	return nil
 }

@@ -106,14 +106,14 @@ func TestTargetsErrors(t *testing.T) {
 		{[][]Object{{{Class: 0, Box: Box{10, 10, 10, 20}}}}, "image 0, object 0: degenerate"},
 		{[][]Object{{{Class: 0, Box: Box{10, math.NaN(), 30, 20}}}}, "image 0, object 0: degenerate"},
 	} {
-		_, err := BuildTargets(CenterSampling{}, levels, anchors, tc.objs, 3)
+		_, err := BuildTargets(CenterSampling{}, levels, anchors, tc.objs, 3, nil)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("error %v, want %q", err, tc.want)
 		}
 	}
 	crowd := ok
 	crowd.Crowd = true
-	tg, err := BuildTargets(CenterSampling{}, levels, anchors, [][]Object{{crowd, ok}, {}}, 3)
+	tg, err := BuildTargets(CenterSampling{}, levels, anchors, [][]Object{{crowd, ok}, {}}, 3, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,6 +165,9 @@ func TestEmptyBatchLoss(t *testing.T) {
 	if err := prog.Run(); err != nil {
 		t.Fatal(err)
 	}
+	if err := tg.CheckFinite(); err != nil {
+		t.Fatal(err)
+	}
 	lc, lr, lt := tg.Losses()
 	if !(lc > 0) || math.IsInf(lc, 0) || lr != 0 || lt != 0 {
 		t.Fatalf("losses %v %v %v, want finite classification and zero box losses", lc, lr, lt)
@@ -175,5 +178,38 @@ func TestEmptyBatchLoss(t *testing.T) {
 				t.Fatalf("%s: non-finite gradient", p.Name)
 			}
 		}
+	}
+}
+
+// recordingAssigner matches nothing and records what it was given.
+type recordingAssigner struct{ seen *[]AssignInput }
+
+func (r recordingAssigner) Assign(in AssignInput) ([]int, error) {
+	*r.seen = append(*r.seen, in)
+	out := make([]int, len(in.Anchors))
+	for i := range out {
+		out[i] = -1
+	}
+	return out, nil
+}
+
+// TestAssignerPlumbing checks that a custom Assigner sees every image in
+// order, without its crowd objects, with the predictions passed in.
+func TestAssignerPlumbing(t *testing.T) {
+	levels, _ := NewLevels(64, 64, [][2]int{{8, 8}, {4, 4}, {2, 2}, {1, 1}, {1, 1}}, AnchorSizes)
+	anchors := Anchors(levels)
+	var seen []AssignInput
+	preds := &HeadOutputs{N: 2}
+	objs := [][]Object{{{Class: 0, Box: Box{1, 1, 9, 9}, Crowd: true}, {Class: 1, Box: Box{2, 2, 30, 30}}}, {}}
+	tg, err := BuildTargets(recordingAssigner{&seen}, levels, anchors, objs, 2, preds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 2 || seen[0].Image != 0 || seen[1].Image != 1 || seen[0].Predictions != preds ||
+		len(seen[0].Objects) != 1 || seen[0].Objects[0].Class != 1 || len(seen[1].Objects) != 0 {
+		t.Fatalf("assigner saw %+v", seen)
+	}
+	if tg.NumForeground != 0 || tg.Normalizer() != 1 {
+		t.Fatalf("NumForeground %d, normalizer %v", tg.NumForeground, tg.Normalizer())
 	}
 }
