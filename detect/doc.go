@@ -3,4 +3,79 @@
 // FCOS3D (mmdetection3d's), on any backbone that offers a feature pyramid,
 // with the data formats and metrics (COCO mAP, the nuScenes detection
 // score) needed to fine-tune and measure them.
+//
+// # FCOS
+//
+// FCOS is torchvision 0.14's FCOS (models/detection/fcos.py), number for
+// number: the backbone's maps C3..C5 (FeatureMaps) go through a
+// FeaturePyramidNetwork with LastLevelP6P7 (FPN) to P3..P7, and a head
+// shared by the levels (Head: GroupNorm towers, class logits, box distances
+// after a ReLU, centre-ness; no per-level scale) predicts for every
+// position. Any backbone with FeatureMaps and MapChannels works, every
+// ResNet and EfficientNet of package backbone among them, at any input
+// size:
+//
+//	b := backbone.NewResNet(50, backbone.Config{})   // or load ImageNet/SSL weights into it first
+//	m, err := detect.NewFCOS(b, detect.Config{Classes: 91, FrozenBN: true, FrozenStages: 2})
+//
+// Parameters carry torchvision's FCOS state_dict names (backbone.body.*,
+// backbone.fpn.*, head.*), so torchvision checkpoints load with
+// safetensors.LoadModule and files saved with safetensors.SaveModule load
+// into torchvision with strict=True. FrozenBN and FrozenStages reproduce
+// what torchvision does with a pretrained backbone (FrozenBatchNorm2d,
+// trainable_backbone_layers 3).
+//
+// Anchors are torchvision's: one per position, of size 8·2^l, centred on
+// (j·stride, i·stride) with stride = image size // map size (integer
+// division: a 100×100 input has strides 7, 14, 25, 50, 100). Images are
+// resized, normalized and padded outside the model.
+//
+// # Training
+//
+// TrainingGraph builds, on an images node, the detector and its three
+// losses (classification: sigmoid focal loss, α 0.25, γ 2; bbox_regression:
+// GIoU loss of the decoded boxes; bbox_ctrness: BCE with logits against
+// the centre-ness target), each summed and divided by max(1, number of
+// foreground anchors in the batch), and their unweighted sum. The losses
+// are fused kernels that skip background anchors, so no 0/0 of a
+// background target can reach a sum or a gradient as NaN·0. Per step, copy
+// the batch into the images tensor and call SetTargets with the
+// annotations: the assignment (an Assigner; FCOS's CenterSampling by
+// default) and the targets are plain Go. An image without objects is all
+// background; crowd objects are ignored; a degenerate box or an unknown
+// class is an error naming the image and the object.
+//
+//	g := G.NewGraph()
+//	x, xt := nn.Input(g, "images", tensor.Float32, n, 3, h, w)
+//	tg, err := m.TrainingGraph(x)
+//	prog, err := nn.Compile(g, tg.Loss, nn.Trainable(m))
+//	for each batch {
+//		copy(xt.Data().([]float32), images)
+//		err = tg.SetTargets(objects)
+//		err = prog.Run()
+//		opt.Step(lr)
+//	}
+//
+// torchvision's recipe is SGD (lr 0.01 at batch 16, momentum 0.9, weight
+// decay 1e-4) with a linear warm-up over 1000 iterations, 26 epochs with
+// steps at 16 and 22, and horizontal flips.
+//
+// # Inference
+//
+// A Predictor runs the detector in Eval mode and Config.Postprocess turns
+// the head outputs into detections as torchvision's
+// postprocess_detections does: score sqrt(σ(cls)·σ(ctr)) > 0.2, the top
+// 1000 per level, decoded and clipped boxes, class-wise NMS at IoU 0.6,
+// the best 100 per image by descending score. NMS, BatchedNMS, BoxIoU,
+// GIoU and the box coder are plain Go with torchvision.ops' semantics.
+//
+// # Reference values
+//
+// The tests compare with torchvision 0.14 run on weights and inputs set by
+// a deterministic rule (testdata/golden_detect.py regenerates them): the
+// pyramid and head outputs of a ResNet-18 body at 128×128 and 100×100 and
+// of an EfficientNet-B0 body, the anchors, the matched indices on crafted
+// boxes (the centre-sampling radius, box borders and scale-range bounds hit
+// exactly, nested boxes, an image without boxes), the three losses, their
+// gradients and the detections.
 package detect

@@ -7,12 +7,15 @@
 //
 // Layers are structs that own parameters and build their part of a graph
 // with Forward: Conv2d, Linear, BatchNorm (BatchNorm1d and BatchNorm2d),
-// Dropout and StochasticDepth. Ops are functions of nodes: Conv2dOp,
-// LinearOp, AddChannelBias, ReLU, SiLU, Sigmoid, MaxPool2d,
-// GlobalAvgPool2d, ScaleChannels (squeeze-and-excitation), Add (residual),
-// Flatten and StopGradient; an op behind a layer of the same name carries
-// the suffix Op (Conv2dOp behind Conv2d, LinearOp behind Linear). A
-// network is Go code that calls them:
+// GroupNorm, Scale (a learnable scalar), Dropout and StochasticDepth. Ops
+// are functions of nodes: Conv2dOp, LinearOp, AddChannelBias, ReLU, SiLU,
+// Sigmoid, Exp, MaxPool2d, GlobalAvgPool2d, ScaleChannels
+// (squeeze-and-excitation), Add (residual), ScaleBy and MulConst,
+// UpsampleNearest (F.interpolate's nearest mode, with PyTorch's float32
+// index rule), Flatten, FlattenLevels (the per-level outputs of a dense
+// detection head to [N, positions, C]) and StopGradient; an op behind a
+// layer of the same name carries the suffix Op (Conv2dOp behind Conv2d,
+// LinearOp behind Linear). A network is Go code that calls them:
 //
 //	y := nn.ReLU(bn1.Forward(conv1.Forward(x)))
 //	y = nn.MaxPool2d(y, 3, 2, 1)
