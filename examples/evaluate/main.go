@@ -175,11 +175,8 @@ func evaluate(ctx context.Context, c config, stdout, stderr io.Writer) error {
 	defer ex.Close()
 	extract := func(stage string, ds dataset.Dataset) ([]float32, int, error) {
 		start := time.Now()
-		ex.Progress = func(done, total int) {
-			fmt.Fprintf(stderr, "\rextracting %s representations: %d/%d", stage, done, total)
-		}
+		ex.Progress = runner.Progress(stderr, "extracting "+stage+" representations")
 		f, dim, err := ex.Extract(b, ds)
-		fmt.Fprintln(stderr)
 		if err != nil {
 			return nil, 0, fmt.Errorf("%s split: %w", stage, err)
 		}

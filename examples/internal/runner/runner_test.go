@@ -196,3 +196,18 @@ func TestLists(t *testing.T) {
 		t.Error("bad number accepted")
 	}
 }
+
+// Progress writes plain lines, not carriage returns, to a non-terminal.
+func TestProgressPlain(t *testing.T) {
+	var b strings.Builder
+	p := Progress(&b, "extracting")
+	p(1, 4)
+	p(2, 4)
+	p(4, 4)
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if strings.Contains(b.String(), "\r") || len(lines) != 2 ||
+		!strings.HasPrefix(lines[0], "extracting [=====               ] 1/4") ||
+		!strings.HasPrefix(lines[1], "extracting [====================] 4/4") {
+		t.Errorf("progress output %q", b.String())
+	}
+}
