@@ -137,9 +137,8 @@ func compare(ctx context.Context, c config, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("encoder %s: %w", e.name, err)
 		}
-		ex.Progress = func(done, total int) { fmt.Fprintf(stderr, "\r%s: extracting %d/%d", e.name, done, total) }
+		ex.Progress = runner.Progress(stderr, e.name+": extracting")
 		x, dim, err := ex.Extract(b, ds)
-		fmt.Fprintln(stderr)
 		if err != nil {
 			return fmt.Errorf("encoder %s: %w", e.name, err)
 		}
