@@ -19,10 +19,17 @@
 //   - dataset: CIFAR-10/100, MNIST/Fashion-MNIST (IDX), image folders and
 //     an embedded synthetic set, and a parallel multi-view batch loader.
 //   - augment: torchvision's augmentations and the papers' view recipes.
-//   - knn: the weighted kNN evaluator (k = 200, τ = 0.1).
-//   - ssl: losses, projection/prediction heads, methods, the trainer and
-//     chaining.
 //   - optim: SGD, LARS and learning-rate schedules with PyTorch semantics.
+//   - train: the one training loop (stages, objectives, evaluation,
+//     metrics, checkpoints with the run's identity, exact resume, hooks).
+//   - eval: named metrics and the encoder Evaluator interface.
+//   - knn: the weighted kNN evaluator (k = 200, τ = 0.1).
+//   - probe: the linear probe on frozen features.
+//   - analysis: TriMap, PCA, class densities, collapse diagnostics.
+//   - ssl: losses, projection/prediction heads, methods, the SSL trainer
+//     and chaining, on train.
+//   - detect: FCOS detection, camera geometry, COCO and nuScenes metrics,
+//     synthetic detection data (subpackages coco, nuscenes, kitti, synth).
 //   - report: statistics over seeds, Markdown tables and gonum/plot
 //     figures (accuracy curves with confidence bands, grouped bars) for
 //     reporting a study, as the examples do.
