@@ -196,10 +196,21 @@ type Config struct {
 	OnStep  func(StepInfo) error
 	OnEpoch func(EpochRecord) error
 
-	// Comm, if it has more than one rank, trains data-parallel: each
-	// rank (process) trains a replica on its share of every batch (see
-	// "Data parallelism" in the package documentation); nil or
-	// distributed.Local is one process. Batch stays the global batch.
+	// Comm, if it has more than one rank, trains data-parallel (package
+	// distributed): each rank (process) trains a replica on its
+	// Batch/(Accumulate·N) samples of every micro-batch, which each
+	// stage's Data must deliver (dataset.LoaderConfig.Shards). Rank 0's
+	// weights are broadcast at the start; after the backward passes the
+	// gradients of the trainable parameters are averaged over the ranks
+	// (one all-reduce of them all) and so is the step's loss, before the
+	// optimizer step; rank 0 evaluates while the others wait, and rank 0
+	// alone logs and writes MetricsPath, checkpoints and exports (every
+	// rank reads the checkpoint to resume: CheckpointDir must be shared).
+	// Batch, the recipes' learning-rate rules and the run identity are
+	// the global batch's, so a run resumes on any number of ranks. The
+	// hooks run on every rank and must agree (Stop on one rank alone
+	// leaves the others waiting until the Comm's timeout). nil or
+	// distributed.Local is one process.
 	Comm distributed.Comm
 	// SyncBatchNorm makes BatchNorm use the statistics of the global
 	// micro-batch, reduced over the ranks (nn.Replica), so that a
