@@ -47,11 +47,11 @@
 // this (ULFM's MPI_Comm_shrink is an extension of Open MPI 5): a job
 // with a dead rank is restarted, not repaired.
 //
-// The non-blocking collectives cost speed: Open MPI's libnbc
-// MPI_Iallreduce of a 76 MB buffer over shared memory took about 1.7
-// times its tuned blocking MPI_Allreduce on the test machine (see
-// bench/distributed.md). The deadline is worth it on a shared cluster; at
-// the sizes of CPU training the exchange is a small part of a step.
+// Open MPI's non-blocking collectives (libnbc) are not its fastest
+// (the blocking MPI_Allreduce picks among tuned algorithms); on the
+// shared test machine the two were within the noise of each other for
+// gradient buffers of 57 and 76 MB, and so was this binding
+// (bench/distributed.md). The deadline is worth it on a shared cluster.
 //
 // # Data-parallel training
 //
