@@ -259,3 +259,26 @@ func TestDataParallelRankFailure(t *testing.T) {
 	}
 	t.Logf("rank 0: %v", errs[0])
 }
+
+// TestDataParallelSettingsMustAgree starts two ranks with different seeds:
+// both stop at once with an error instead of training different runs.
+func TestDataParallelSettingsMustAgree(t *testing.T) {
+	runs := trainRanks(t, distMethods()["disiam"], 2, 1, func(tr *ssl.Trainer) {
+		if tr.Comm.Rank() == 1 {
+			tr.Seed = 4
+		}
+	})
+	for r, run := range runs {
+		if run.err == nil || !strings.Contains(run.err.Error(), "other settings") {
+			t.Errorf("rank %d: %v, want an error about the settings", r, run.err)
+		}
+	}
+	// A global batch that the ranks cannot share is refused before
+	// anything runs.
+	runs = trainRanks(t, distMethods()["disiam"], 3, 1, nil)
+	for r, run := range runs {
+		if run.err == nil || !strings.Contains(run.err.Error(), "cannot be split") {
+			t.Errorf("3 ranks, batch 16, rank %d: %v", r, run.err)
+		}
+	}
+}
