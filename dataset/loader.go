@@ -36,6 +36,21 @@ type LoaderConfig struct {
 	// Prefetch batches; the batch the caller holds is one of them. Zero
 	// means Workers + 1, enough to keep every worker busy.
 	Prefetch int
+
+	// Shards > 1 makes the loader deliver one rank's share of every
+	// batch in a data-parallel run of Shards ranks: the order and the
+	// augmentations stay those of the whole (global) batch of BatchSize
+	// images, and rank Shard (from 0) gets BatchSize/Shards of its images,
+	// so that the ranks together see exactly the batches of one process.
+	// Each global batch is cut into MicroBatches (0 or 1: one) equal
+	// micro-batches, as gradient accumulation does, and the rank takes
+	// its contiguous Shard-th part of each: images Shard·m … Shard·m+m-1
+	// of every micro-batch, m = BatchSize/(MicroBatches·Shards); the
+	// rank's micro-batch j then holds its part of the global micro-batch
+	// j. Sharding needs DropLast, and BatchSize divisible by
+	// MicroBatches·Shards.
+	Shards, Shard int
+	MicroBatches  int
 }
 
 // Batch is one batch of M views of B images. Its storage belongs to the
@@ -69,6 +84,7 @@ type Loader struct {
 	views   augment.Views
 	shapes  [][3]int
 	batches int
+	local   int // images per delivered batch: BatchSize/Shards
 	pool    []*Batch
 	active  atomic.Bool
 }
@@ -87,6 +103,17 @@ func NewLoader(ds Dataset, cfg LoaderConfig) (*Loader, error) {
 		return nil, fmt.Errorf("dataset: loader: %d images make no full batch of %d (DropLast)", n, cfg.BatchSize)
 	case cfg.Workers < 0 || cfg.Prefetch < 0:
 		return nil, fmt.Errorf("dataset: loader: %d workers, prefetch %d", cfg.Workers, cfg.Prefetch)
+	case cfg.Shards < 0 || cfg.MicroBatches < 0 || cfg.Shard < 0 || (cfg.Shard > 0 && cfg.Shard >= cfg.Shards):
+		return nil, fmt.Errorf("dataset: loader: shard %d of %d, %d micro-batches", cfg.Shard, cfg.Shards, cfg.MicroBatches)
+	}
+	cfg.Shards, cfg.MicroBatches = max(cfg.Shards, 1), max(cfg.MicroBatches, 1)
+	if cfg.Shards > 1 {
+		switch {
+		case cfg.BatchSize%(cfg.Shards*cfg.MicroBatches) != 0:
+			return nil, fmt.Errorf("dataset: loader: a batch of %d cannot be split into %d micro-batches of %d shards", cfg.BatchSize, cfg.MicroBatches, cfg.Shards)
+		case !cfg.DropLast:
+			return nil, errors.New("dataset: loader: sharded batches need DropLast")
+		}
 	}
 	if cfg.Workers == 0 {
 		cfg.Workers = runtime.GOMAXPROCS(0)
@@ -101,7 +128,7 @@ func NewLoader(ds Dataset, cfg LoaderConfig) (*Loader, error) {
 	if err := views.Validate(); err != nil {
 		return nil, fmt.Errorf("dataset: loader: %w", err)
 	}
-	l := &Loader{ds: ds, cfg: cfg, views: views, batches: n / cfg.BatchSize}
+	l := &Loader{ds: ds, cfg: cfg, views: views, batches: n / cfg.BatchSize, local: cfg.BatchSize / cfg.Shards}
 	if !cfg.DropLast && n%cfg.BatchSize != 0 {
 		l.batches++
 	}
@@ -140,7 +167,7 @@ func (l *Loader) Order(epoch int) []int {
 
 func (l *Loader) newBatch() *Batch {
 	b := &Batch{Shapes: l.shapes, ready: make(chan error, 1)}
-	B := l.cfg.BatchSize
+	B := l.local
 	for _, s := range l.shapes {
 		b.full = append(b.full, make([]float32, B*s[0]*s[1]*s[2]))
 	}
@@ -218,6 +245,9 @@ func (e *Epoch) dispatch() {
 		}
 		b.Epoch, b.Number = e.epoch, k
 		b.Size = min(B, len(e.order)-k*B)
+		if l := e.l; l.cfg.Shards > 1 {
+			b.Size = l.local // DropLast: every batch is full
+		}
 		for j, s := range b.Shapes {
 			b.Views[j] = b.full[j][:b.Size*s[0]*s[1]*s[2]]
 		}
@@ -250,7 +280,7 @@ func (w *worker) fill(e *Epoch, b *Batch) error {
 		if s%16 == 0 && e.ctx.Err() != nil {
 			return e.ctx.Err()
 		}
-		idx := e.order[b.Number*B+s]
+		idx := e.order[b.Number*B+l.position(s)]
 		var img augment.Image
 		if isDec {
 			w.src = dec.DecodeImage(idx, w.src)
@@ -273,6 +303,17 @@ func (w *worker) fill(e *Epoch, b *Batch) error {
 		b.Indices[s] = idx
 	}
 	return nil
+}
+
+// position returns the position in its global batch of image s of a
+// delivered batch.
+func (l *Loader) position(s int) int {
+	if l.cfg.Shards == 1 {
+		return s
+	}
+	m := l.local / l.cfg.MicroBatches // the rank's part of a micro-batch
+	j, i := s/m, s%m
+	return j*m*l.cfg.Shards + l.cfg.Shard*m + i
 }
 
 // Next returns the next batch, or false at the end of the epoch, after an

@@ -51,7 +51,7 @@ func batchNorm(b *BatchNorm, x, w, bias *G.Node) *G.Node {
 	if x.Shape()[1] != b.Config.Features {
 		panic(fmt.Sprintf("nn: BatchNorm %s: input %v has %d channels, want %d", b.name(), x.Shape(), x.Shape()[1], b.Config.Features))
 	}
-	k := &bnKernel{layer: b, dims: x.Dims(), affine: w != nil}
+	k := &bnKernel{layer: b, dims: x.Dims(), affine: w != nil, sync: replicaOf(x.Graph()).SyncBatchNorm}
 	if w == nil {
 		return Apply(k, x)
 	}
@@ -68,15 +68,20 @@ type bnKernel struct {
 	layer  *BatchNorm
 	dims   int
 	affine bool
+	// sync, if not nil, reduces the batch statistics over the replicas
+	// of a data-parallel run (Replica.SyncBatchNorm).
+	sync Reducer
 
 	// Set by each forward run.
 	train  bool      // batch statistics were used
+	count  float64   // the number of values per channel they came from
 	mean   []float64 // per channel, the mean normalized with
 	invstd []float64 // 1/sqrt(var + eps) normalized with
 	// Set by each backward run.
 	dw, db []float64
 	// Per-channel work arrays, reused by every run.
 	s1, s2, s3, s4 []float64
+	both           []float64
 }
 
 func (k *bnKernel) Name() string { return "BatchNorm(" + k.layer.name() + ")" }
@@ -123,7 +128,15 @@ func (k *bnKernel) Forward(out *tensor.Dense, in []*tensor.Dense) error {
 	b := k.layer
 	n, c, s := ncs(in[0].Shape())
 	k.train = b.Training
-	if k.train && n*s <= 1 {
+	k.count = float64(n * s)
+	if k.train && k.sync != nil {
+		cnt := []float64{k.count}
+		if err := k.sync.AllReduceSum64(cnt); err != nil {
+			return fmt.Errorf("synchronized statistics: %w", err)
+		}
+		k.count = cnt[0]
+	}
+	if k.train && k.count <= 1 {
 		return fmt.Errorf("expected more than 1 value per channel when training, got input %v", in[0].Shape())
 	}
 	if len(k.mean) != c {
@@ -133,13 +146,17 @@ func (k *bnKernel) Forward(out *tensor.Dense, in []*tensor.Dense) error {
 	if b.RunningMean.Value.Dtype() != tensor.Float32 || b.RunningVar.Value.Dtype() != tensor.Float32 {
 		return fmt.Errorf("running statistics are %v, want float32", b.RunningMean.Value.Dtype())
 	}
+	var err error
 	switch y := out.Data().(type) {
 	case []float32:
-		bnForward(k, y, in, n, c, s)
+		err = bnForward(k, y, in, n, c, s)
 	case []float64:
-		bnForward(k, y, in, n, c, s)
+		err = bnForward(k, y, in, n, c, s)
 	default:
 		return errDtype(out)
+	}
+	if err != nil {
+		return fmt.Errorf("synchronized statistics: %w", err)
 	}
 	if k.train {
 		nbt, ok := b.NumBatchesTracked.Value.Data().([]int64)
@@ -156,8 +173,10 @@ func (k *bnKernel) Forward(out *tensor.Dense, in []*tensor.Dense) error {
 // channels and positions), contiguous in memory: walking one channel at a
 // time would stride C*S elements, 4 KiB apart at 256x2x2, which defeats
 // the cache. Per channel, sums run over n, each plane reduced by sum4 and
-// friends; the order depends only on the shape.
-func bnForward[T floating](k *bnKernel, y []T, in []*tensor.Dense, n, c, s int) {
+// friends; the order depends only on the shape. With k.sync, the sums
+// are reduced over the replicas between the passes, so each pass runs
+// over all channels before the next.
+func bnForward[T floating](k *bnKernel, y []T, in []*tensor.Dense, n, c, s int) error {
 	x := asSlice[T](in[0])
 	var w, bias []T
 	if k.affine {
@@ -165,19 +184,13 @@ func bnForward[T floating](k *bnKernel, y []T, in []*tensor.Dense, n, c, s int) 
 	}
 	cfg := k.layer.Config
 	rm, rv := k.layer.RunningMean.Data(), k.layer.RunningVar.Data()
-	m := float64(n * s)
+	m := k.count
 	eps := T(cfg.Eps)
 	sum, ss, alpha, beta := k.s1, k.s2, k.s3, k.s4
-	parallel.For(c, channelGrain(n, c, s), func(c0, c1 int) {
-		if k.train {
-			// Two passes, as PyTorch: the mean, then the sum of squared
-			// deviations, both accumulated in float64.
-			sumRows(sum, x, n, c, s, c0, c1)
-			for ci := c0; ci < c1; ci++ {
-				sum[ci] /= m // now the mean
-			}
-			sqDevRows(ss, sum, x, n, c, s, c0, c1)
-		}
+	grain := channelGrain(n, c, s)
+	// finish computes the statistics and the affine map of channels
+	// [c0, c1) from the sums and normalizes them.
+	finish := func(c0, c1 int) {
 		for ci := c0; ci < c1; ci++ {
 			// The statistics are rounded to T, and alpha and beta
 			// computed in T, as PyTorch's CPU kernels do.
@@ -202,7 +215,35 @@ func bnForward[T floating](k *bnKernel, y []T, in []*tensor.Dense, n, c, s int) 
 			alpha[ci], beta[ci] = float64(a), float64(b)
 		}
 		affineRows(y, x, alpha, beta, n, c, s, c0, c1)
+	}
+	if k.train && k.sync != nil {
+		parallel.For(c, grain, func(c0, c1 int) { sumRows(sum, x, n, c, s, c0, c1) })
+		if err := k.sync.AllReduceSum64(sum); err != nil {
+			return err
+		}
+		for ci := range sum {
+			sum[ci] /= m // now the global mean
+		}
+		parallel.For(c, grain, func(c0, c1 int) { sqDevRows(ss, sum, x, n, c, s, c0, c1) })
+		if err := k.sync.AllReduceSum64(ss); err != nil {
+			return err
+		}
+		parallel.For(c, grain, finish)
+		return nil
+	}
+	parallel.For(c, grain, func(c0, c1 int) {
+		if k.train {
+			// Two passes, as PyTorch: the mean, then the sum of squared
+			// deviations, both accumulated in float64.
+			sumRows(sum, x, n, c, s, c0, c1)
+			for ci := c0; ci < c1; ci++ {
+				sum[ci] /= m // now the mean
+			}
+			sqDevRows(ss, sum, x, n, c, s, c0, c1)
+		}
+		finish(c0, c1)
 	})
+	return nil
 }
 
 // sumRows sets acc[ci] = Σ_n Σ_i x[n, ci, i] for ci in [c0, c1).
@@ -371,37 +412,43 @@ func (k *bnGradKernel) Forward(out *tensor.Dense, in []*tensor.Dense) error {
 	if f.affine && len(f.dw) != c {
 		f.dw, f.db = make([]float64, c), make([]float64, c)
 	}
+	var err error
 	switch dx := out.Data().(type) {
 	case []float32:
-		bnBackward(f, dx, in, n, c, s)
+		err = bnBackward(f, dx, in, n, c, s)
 	case []float64:
-		bnBackward(f, dx, in, n, c, s)
+		err = bnBackward(f, dx, in, n, c, s)
 	default:
 		return errDtype(out)
+	}
+	if err != nil {
+		return fmt.Errorf("synchronized gradient statistics: %w", err)
 	}
 	return nil
 }
 
-// bnBackward computes, per channel with M = N*S values, Σdy and
-// Σdy*(x-mean), then
+// bnBackward computes, per channel with M values, Σdy and Σdy*(x-mean),
+// then
 //
 //	Train: dx = (dy - Σdy/M - (x-mean)*Σdy(x-mean)*invstd²/M) * invstd*w
 //	Eval:  dx = dy * invstd*w
 //
 // and dw = Σdy*(x-mean)*invstd, db = Σdy in both modes. It walks the data
-// row by row like bnForward.
-func bnBackward[T floating](f *bnKernel, dx []T, in []*tensor.Dense, n, c, s int) {
+// row by row like bnForward. With f.sync (Train mode), M and the two sums
+// in dx are the global batch's (reduced over the replicas) while dw and
+// db keep this replica's sums.
+func bnBackward[T floating](f *bnKernel, dx []T, in []*tensor.Dense, n, c, s int) error {
 	x, dy := asSlice[T](in[0]), asSlice[T](in[2])
 	var w []T
 	if f.affine {
 		w = asSlice[T](in[3])
 	}
-	m := float64(n * s)
+	m := f.count
 	sum, dot, scale, shift := f.s1, f.s2, f.s3, f.s4
-	parallel.For(c, channelGrain(n, c, s), func(c0, c1 int) {
-		if f.train || f.affine {
-			dyRows(sum, dot, f.mean, x, dy, n, c, s, c0, c1)
-		}
+	grain := channelGrain(n, c, s)
+	// params sets dw, db and the scale invstd*w of channels [c0, c1)
+	// from the local sums.
+	params := func(c0, c1 int) {
 		for ci := c0; ci < c1; ci++ {
 			invstd := f.invstd[ci]
 			if f.affine {
@@ -414,10 +461,9 @@ func bnBackward[T floating](f *bnKernel, dx []T, in []*tensor.Dense, n, c, s int
 			}
 			scale[ci] = float64(a)
 		}
-		if !f.train {
-			affineRows(dx, dy, scale, nil, n, c, s, c0, c1)
-			return
-		}
+	}
+	// grad sets dx of channels [c0, c1) from the (global) sums.
+	grad := func(c0, c1 int) {
 		for ci := c0; ci < c1; ci++ {
 			invstd := f.invstd[ci]
 			// shift holds Σdy/M, dot becomes Σdy(x-mean)*invstd²/M; both
@@ -426,7 +472,44 @@ func bnBackward[T floating](f *bnKernel, dx []T, in []*tensor.Dense, n, c, s int
 			dot[ci] = float64(T(dot[ci] * invstd * invstd / m))
 		}
 		bnGradRows(dx, x, dy, f.mean, shift, dot, scale, n, c, s, c0, c1)
+	}
+	if f.train && f.sync != nil {
+		parallel.For(c, grain, func(c0, c1 int) {
+			dyRows(sum, dot, f.mean, x, dy, n, c, s, c0, c1)
+			params(c0, c1)
+		})
+		both := f.sync2(c)
+		copy(both, sum)
+		copy(both[c:], dot)
+		if err := f.sync.AllReduceSum64(both); err != nil {
+			return err
+		}
+		copy(sum, both)
+		copy(dot, both[c:])
+		parallel.For(c, grain, grad)
+		return nil
+	}
+	parallel.For(c, grain, func(c0, c1 int) {
+		if f.train || f.affine {
+			dyRows(sum, dot, f.mean, x, dy, n, c, s, c0, c1)
+		}
+		params(c0, c1)
+		if !f.train {
+			affineRows(dx, dy, scale, nil, n, c, s, c0, c1)
+			return
+		}
+		grad(c0, c1)
 	})
+	return nil
+}
+
+// sync2 returns the kernel's buffer of 2c values for the backward
+// reduction.
+func (k *bnKernel) sync2(c int) []float64 {
+	if len(k.both) != 2*c {
+		k.both = make([]float64, 2*c)
+	}
+	return k.both
 }
 
 // dyRows sets sum[ci] = Σ dy and dot[ci] = Σ (x - mean[ci])*dy over the

@@ -57,7 +57,7 @@ func checkP(what string, p float64) {
 // Forward applies dropout to x (any shape).
 func (d *Dropout) Forward(x *G.Node) *G.Node {
 	checkP("Dropout", d.P)
-	return Apply(&maskKernel{dims: x.Dims(), drop: d}, x)
+	return Apply(&maskKernel{dims: x.Dims(), drop: d, offset: replicaOf(x.Graph()).Offset}, x)
 }
 
 // Params implements Module: dropout has no parameters.
@@ -96,7 +96,7 @@ func (s *StochasticDepth) Forward(x *G.Node) *G.Node {
 	if x.Dims() < 1 {
 		panic("nn: StochasticDepth: input is a scalar")
 	}
-	return Apply(&maskKernel{dims: x.Dims(), depth: s}, x)
+	return Apply(&maskKernel{dims: x.Dims(), depth: s, offset: replicaOf(x.Graph()).Offset}, x)
 }
 
 // Params implements Module: stochastic depth has no parameters.
@@ -112,12 +112,14 @@ type maskKernel struct {
 	dims  int
 	drop  *Dropout
 	depth *StochasticDepth
+	// offset is the global index of the first sample (Replica.Offset).
+	offset int
 
 	// Set by each forward run.
 	active bool   // a mask was applied
 	key    uint64 // its key
 	p      float64
-	rows   int // the input's leading dimension (StochasticDepth)
+	rows   int // the input's leading dimension (samples)
 }
 
 func (k *maskKernel) Name() string {
@@ -154,7 +156,7 @@ func (k *maskKernel) Forward(out *tensor.Dense, in []*tensor.Dense) error {
 		k.key, k.p = maskKey(seed, *counter), p
 		*counter++
 	}
-	if k.depth != nil {
+	if in[0].Shape().Dims() > 0 {
 		k.rows = in[0].Shape()[0]
 	}
 	switch y := out.Data().(type) {
@@ -199,7 +201,7 @@ func applyMask[T floating](k *maskKernel, y, x []T) {
 		parallel.For(rows, parallel.Grain(rows, max(1, 1<<14/max(n, 1))), func(lo, hi int) {
 			for r := lo; r < hi; r++ {
 				f := T(0)
-				if keep(k.key, r, k.p) {
+				if keep(k.key, k.offset+r, k.p) {
 					f = scale
 				}
 				yr, xr := y[r*n:(r+1)*n], x[r*n:(r+1)*n]
@@ -210,10 +212,16 @@ func applyMask[T floating](k *maskKernel, y, x []T) {
 		})
 		return
 	}
+	// Element i of sample n is element offset·(len(x)/rows) + i of the
+	// global batch.
+	base := 0
+	if k.offset != 0 && k.rows > 0 {
+		base = k.offset * (len(x) / k.rows)
+	}
 	parallel.For(len(x), elemGrain(len(x)), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			f := T(0)
-			if keep(k.key, i, k.p) {
+			if keep(k.key, base+i, k.p) {
 				f = scale
 			}
 			y[i] = x[i] * f

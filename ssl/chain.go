@@ -7,6 +7,7 @@ import (
 
 	"github.com/disiam/disiam/augment"
 	"github.com/disiam/disiam/backbone"
+	"github.com/disiam/disiam/distributed"
 	"github.com/disiam/disiam/train"
 )
 
@@ -69,6 +70,10 @@ type SoftChain struct {
 	AssistantPredictor Head
 	// Weight gives w_k in [0, 1]; nil means CosineRamp.
 	Weight func(step, total int) float64
+	// Comm, with more than one rank, makes the contrastive term's
+	// negatives those of the global batch of a data-parallel run (see
+	// Gatherer); nil: this process's batch.
+	Comm distributed.Comm
 
 	w       []float64
 	monitor *G.Node
@@ -123,7 +128,8 @@ func (m *SoftChain) Views() int { return 2 }
 func (m *SoftChain) Loss(views []*G.Node) *G.Node {
 	checkViews(m, views)
 	h := []*G.Node{m.Backbone.Features(views[0]), m.Backbone.Features(views[1])}
-	contrastive := NTXent(m.ContrastiveProjector.Forward(h[0]), m.ContrastiveProjector.Forward(h[1]), (&SimCLR{Temperature: m.Temperature}).temperature())
+	c1, c2 := m.ContrastiveProjector.Forward(h[0]), m.ContrastiveProjector.Forward(h[1])
+	contrastive := NTXent(gather(m.Comm, c1), gather(m.Comm, c2), (&SimCLR{Temperature: m.Temperature}).temperature())
 	z := []*G.Node{m.Projector.Forward(h[0]), m.Projector.Forward(h[1])}
 	p := []*G.Node{m.Predictor.Forward(z[0]), m.Predictor.Forward(z[1])}
 	m.monitor = z[0]

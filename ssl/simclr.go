@@ -5,6 +5,7 @@ import (
 
 	"github.com/disiam/disiam/augment"
 	"github.com/disiam/disiam/backbone"
+	"github.com/disiam/disiam/distributed"
 	"github.com/disiam/disiam/nn"
 	"github.com/disiam/disiam/optim"
 	"github.com/disiam/disiam/train"
@@ -25,6 +26,10 @@ type SimCLR struct {
 	Projector Head // g, named "projection_head"
 	// Temperature τ of NT-Xent; 0 means SimCLRTemperature (0.5).
 	Temperature float64
+	// Comm, with more than one rank, makes the negatives those of the
+	// global batch of a data-parallel run (see Gatherer); nil: this
+	// process's batch.
+	Comm distributed.Comm
 
 	monitor *G.Node
 }
@@ -58,7 +63,7 @@ func (m *SimCLR) Loss(views []*G.Node) *G.Node {
 	z1 := m.Projector.Forward(m.Backbone.Features(views[0]))
 	z2 := m.Projector.Forward(m.Backbone.Features(views[1]))
 	m.monitor = z1
-	return NTXent(z1, z2, m.temperature())
+	return NTXent(gather(m.Comm, z1), gather(m.Comm, z2), m.temperature())
 }
 
 // Parts implements Method: backbone, projection_head.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/disiam/disiam/augment"
 	"github.com/disiam/disiam/dataset"
+	"github.com/disiam/disiam/distributed"
 	"github.com/disiam/disiam/eval"
 	"github.com/disiam/disiam/nn"
 	"github.com/disiam/disiam/train"
@@ -198,8 +199,10 @@ func (t *Trainer) Loop() (*train.Loop, error) {
 		} else if len(views) != m.Views() {
 			return nil, fmt.Errorf("ssl: trainer: stage %d: %d view transforms for %s, which takes %d views", i, len(views), m.Name(), m.Views())
 		}
+		comm := distributed.Or(t.Comm)
 		loader, err := dataset.NewLoader(t.Data, dataset.LoaderConfig{
 			BatchSize: t.Batch, Views: views, Shuffle: true, DropLast: true, Seed: t.Seed, Workers: t.Workers,
+			Shards: comm.Size(), Shard: comm.Rank(), MicroBatches: max(t.Accumulate, 1),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("ssl: trainer: stage %d: %w", i, err)
@@ -216,7 +219,7 @@ func (t *Trainer) Loop() (*train.Loop, error) {
 		}
 		st := train.Stage{
 			Name: m.Name(), Parts: m.Parts(), Epochs: s.Epochs, Recipe: *recipe, Switch: s.Switch,
-			Objective: &objective{m: m, shapes: loader.Shapes()},
+			Objective: &objective{m: m, shapes: loader.Shapes(), comm: t.Comm},
 			Data:      loaderData{loader},
 			Exports:   []train.Export{{File: EncoderFile, Module: m.Encoder()}},
 		}
@@ -289,6 +292,7 @@ const (
 // objective is a Method as a train.Objective: one input per view.
 type objective struct {
 	m       Method
+	comm    distributed.Comm
 	shapes  [][3]int
 	bufs    [][]float32
 	monitor *G.Node
@@ -300,6 +304,9 @@ func (o *objective) Build(g *G.ExprGraph, n int) (*G.Node, error) {
 	for j, sh := range o.shapes {
 		x, d := nn.Input(g, fmt.Sprintf("view%d", j), tensor.Float32, n, sh[0], sh[1], sh[2])
 		inputs[j], o.bufs[j] = x, d.Data().([]float32)
+	}
+	if g, ok := o.m.(Gatherer); ok && distributed.Distributed(o.comm) {
+		g.UseComm(o.comm)
 	}
 	loss := o.m.Loss(inputs)
 	o.monitor = nil

@@ -15,6 +15,7 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/disiam/disiam/distributed"
 	"github.com/disiam/disiam/eval"
 	"github.com/disiam/disiam/nn"
 	"github.com/disiam/disiam/optim"
@@ -194,6 +195,28 @@ type Config struct {
 	// error (early stopping).
 	OnStep  func(StepInfo) error
 	OnEpoch func(EpochRecord) error
+
+	// Comm, if it has more than one rank, trains data-parallel (package
+	// distributed): each rank (process) trains a replica on its
+	// Batch/(Accumulate·N) samples of every micro-batch, which each
+	// stage's Data must deliver (dataset.LoaderConfig.Shards). Rank 0's
+	// weights are broadcast at the start; after the backward passes the
+	// gradients of the trainable parameters are averaged over the ranks
+	// (one all-reduce of them all) and so is the step's loss, before the
+	// optimizer step; rank 0 evaluates while the others wait, and rank 0
+	// alone logs and writes MetricsPath, checkpoints and exports (every
+	// rank reads the checkpoint to resume: CheckpointDir must be shared).
+	// Batch, the recipes' learning-rate rules and the run identity are
+	// the global batch's, so a run resumes on any number of ranks. The
+	// hooks run on every rank and must agree (Stop on one rank alone
+	// leaves the others waiting until the Comm's timeout). nil or
+	// distributed.Local is one process.
+	Comm distributed.Comm
+	// SyncBatchNorm makes BatchNorm use the statistics of the global
+	// micro-batch, reduced over the ranks (nn.Replica), so that a
+	// data-parallel run computes what one process computes; without it
+	// each rank normalizes with its own share's statistics.
+	SyncBatchNorm bool
 }
 
 // StepInfo describes an optimizer step that just finished.
@@ -272,6 +295,8 @@ func (l *Loop) Validate() error {
 		return fmt.Errorf("train: EvalEvery %d, CheckpointEvery %d", l.EvalEvery, l.CheckpointEvery)
 	case l.Resume && l.CheckpointDir == "":
 		return errors.New("train: Resume needs a CheckpointDir")
+	case distributed.Distributed(l.Comm) && l.Batch%(l.accumulate()*l.Comm.Size()) != 0:
+		return fmt.Errorf("train: batch %d cannot be split into %d micro-batches over %d ranks", l.Batch, l.accumulate(), l.Comm.Size())
 	}
 	for i, s := range l.Stages {
 		switch {
@@ -312,6 +337,12 @@ func (l *Loop) identity() map[string]string {
 		stages = append(stages, fmt.Sprintf("%s:%d", s.Name, s.Epochs))
 	}
 	id["stages"] = strings.Join(stages, ",")
+	if distributed.Distributed(l.Comm) && !l.SyncBatchNorm {
+		// BatchNorm's statistics come from each rank's share: the
+		// numbers depend on it (with SyncBatchNorm they do not, and a
+		// run resumes on any number of ranks).
+		id["batchnorm_samples"] = strconv.Itoa(l.Batch / (l.accumulate() * l.Comm.Size()))
+	}
 	return id
 }
 
@@ -355,6 +386,7 @@ type run struct {
 	epoch int // epochs completed over all stages
 	log   *progress
 	id    map[string]string
+	par   *parallel // nil for one process
 }
 
 // Run trains the stages and returns the history; on an error the history
@@ -364,7 +396,16 @@ func (l *Loop) Run(ctx context.Context) (*History, error) {
 	if err := l.Validate(); err != nil {
 		return nil, err
 	}
-	r := &run{l: l, ctx: ctx, hist: &History{}, log: newProgress(l.Log, l.LogInterval), id: l.identity()}
+	r := &run{l: l, ctx: ctx, hist: &History{}, log: newProgress(l.Log, l.LogInterval), id: l.identity(), par: newParallel(l.Config)}
+	if !r.par.lead() {
+		r.log = newProgress(nil, 0) // rank 0 reports
+	}
+	if err := r.par.checkIdentity(r.id); err != nil {
+		return nil, err
+	}
+	if err := r.par.broadcast(l.Stages); err != nil {
+		return nil, err
+	}
 	var ckpt *safetensors.File
 	var st *state
 	if l.Resume {
@@ -436,11 +477,14 @@ type compiled struct {
 
 func (r *run) compile(si int) (*compiled, error) {
 	s := r.l.Stages[si]
-	micro := r.l.Batch / r.l.accumulate()
+	micro := r.l.Batch / (r.l.accumulate() * r.par.size())
 	g := G.NewGraph()
 	var loss *G.Node
 	var berr error
-	if err := nn.Build(func() { loss, berr = s.Objective.Build(g, micro) }); err != nil || berr != nil {
+	nn.SetReplica(g, r.par.replica(micro))
+	err := nn.Build(func() { loss, berr = s.Objective.Build(g, micro) })
+	nn.ClearReplica(g)
+	if err != nil || berr != nil {
 		return nil, fmt.Errorf("train: stage %d: building %s: %w", si, s.Name, errors.Join(err, berr))
 	}
 	trainable := s.Parts.Trainable()
@@ -503,27 +547,34 @@ func (r *run) stage(si int, res *stageResume) error {
 			if err := r.evaluate(si); err != nil {
 				return err
 			}
-			rec.Eval = r.hist.Evaluations[len(r.hist.Evaluations)-1].Metrics
+			rec.Eval = r.lastEval()
 		}
-		if !last && s.Switch != nil && s.Switch.reached(r.switchValues(si, rec)) {
+		switched := false
+		if !last && s.Switch != nil {
+			// Rank 0 alone holds the evaluations: it decides.
+			if switched, err = r.par.agree(r.par.lead() && s.Switch.reached(r.switchValues(si, rec))); err != nil {
+				return err
+			}
+		}
+		if switched {
 			rec.Switched = true
 			if rec.Eval == nil && l.evaluates(s) {
 				if err := r.evaluate(si); err != nil {
 					return err
 				}
-				rec.Eval = r.hist.Evaluations[len(r.hist.Evaluations)-1].Metrics
+				rec.Eval = r.lastEval()
 			}
 			r.log.printf("stage %d: %s plateau reached after epoch %d: switching\n", si, r.switchMetric(si), e+1)
 			last = true
 		}
 		r.hist.Epochs = append(r.hist.Epochs, rec)
 		r.log.epochSummary(rec, s.Epochs)
-		if l.MetricsPath != "" {
+		if l.MetricsPath != "" && r.par.lead() {
 			if err := writeMetrics(l.MetricsPath, r.hist); err != nil {
 				return err
 			}
 		}
-		if l.CheckpointDir != "" && (last || (l.CheckpointEvery > 0 && r.epoch%l.CheckpointEvery == 0)) {
+		if l.CheckpointDir != "" && r.par.lead() && (last || (l.CheckpointEvery > 0 && r.epoch%l.CheckpointEvery == 0)) {
 			st := state{Stage: si, Name: s.Name, StageEpoch: e + 1, StageDone: last, Step: step,
 				Epoch: r.epoch, Identity: r.id, History: r.hist}
 			if err := writeCheckpoint(l.CheckpointDir, s.Parts, c.opt, st); err != nil {
@@ -573,8 +624,28 @@ func (r *run) switchValues(si int, rec EpochRecord) []float64 {
 	return v
 }
 
-// evaluate measures stage si's model and records it.
+// lastEval returns the metrics of the last evaluation (nil on the ranks
+// that do not evaluate).
+func (r *run) lastEval() eval.Metrics {
+	if len(r.hist.Evaluations) == 0 || !r.par.lead() {
+		return nil
+	}
+	return r.hist.Evaluations[len(r.hist.Evaluations)-1].Metrics
+}
+
+// evaluate measures stage si's model and records it. In a data-parallel
+// run rank 0 evaluates while the others wait.
 func (r *run) evaluate(si int) error {
+	if !r.par.lead() {
+		return r.par.wait("evaluation")
+	}
+	if err := r.evaluateHere(si); err != nil {
+		return err
+	}
+	return r.par.wait("evaluation")
+}
+
+func (r *run) evaluateHere(si int) error {
 	s := r.l.Stages[si]
 	start := time.Now()
 	ms, err := s.Evaluator.Evaluate(r.ctx)
@@ -613,10 +684,15 @@ func (r *run) epochLoop(si, e int, c *compiled, step *int, total int) (EpochReco
 	diverged := func(loss float64, tensor string) error {
 		return &DivergedError{Stage: si, Name: s.Name, Epoch: r.epoch + 1, Step: *step, Loss: loss, Tensor: tensor}
 	}
+	local := l.Batch / r.par.size()
 	for {
 		b, ok := ep.Next()
 		if !ok {
 			break
+		}
+		if r.par != nil && b.Len() != local {
+			return EpochRecord{}, fmt.Errorf("train: epoch %d, step %d: rank %d got %d samples, want its %d of the batch of %d (shard the data by rank, e.g. dataset.LoaderConfig.Shards)",
+				r.epoch+1, *step, r.par.rank(), b.Len(), local, l.Batch)
 		}
 		if before != nil {
 			before.BeforeStep(*step, total)
@@ -630,10 +706,12 @@ func (r *run) epochLoop(si, e int, c *compiled, step *int, total int) (EpochReco
 				return EpochRecord{}, fmt.Errorf("train: epoch %d, step %d: %w", r.epoch+1, *step, err)
 			}
 			loss := c.prog.Loss()
-			if !finite(loss) {
-				return EpochRecord{}, diverged(loss, "")
+			if r.par == nil {
+				if !finite(loss) {
+					return EpochRecord{}, diverged(loss, "")
+				}
+				lossSum += loss
 			}
-			lossSum += loss
 			stepLoss += loss
 			runs++
 			if observer != nil {
@@ -650,6 +728,20 @@ func (r *run) epochLoop(si, e int, c *compiled, step *int, total int) (EpochReco
 		if c.accum != nil {
 			c.accum.Finish()
 		}
+		if r.par != nil {
+			// The step's loss and gradient are the means over the ranks.
+			var err error
+			if stepLoss, err = r.par.meanLoss(stepLoss); err != nil {
+				return EpochRecord{}, err
+			}
+			if !finite(stepLoss) {
+				return EpochRecord{}, diverged(stepLoss/float64(acc), "")
+			}
+			lossSum += stepLoss
+			if err := r.par.averageGradients(s.Parts.Trainable()); err != nil {
+				return EpochRecord{}, err
+			}
+		}
 		lr = s.Recipe.Schedule.At(*step)
 		c.opt.Step(lr)
 		if after != nil {
@@ -657,7 +749,7 @@ func (r *run) epochLoop(si, e int, c *compiled, step *int, total int) (EpochReco
 		}
 		*step++
 		batches++
-		samples += b.Len()
+		samples += b.Len() * r.par.size()
 		if l.OnStep != nil {
 			if err := l.OnStep(StepInfo{Stage: si, Epoch: r.epoch + 1, Step: *step - 1, Total: total, Loss: stepLoss / float64(acc), LR: lr}); err != nil {
 				return EpochRecord{}, err
@@ -670,6 +762,9 @@ func (r *run) epochLoop(si, e int, c *compiled, step *int, total int) (EpochReco
 	}
 	if runs == 0 {
 		return EpochRecord{}, fmt.Errorf("train: epoch %d had no batch", r.epoch+1)
+	}
+	if err := r.par.meanMetrics(obsSum); err != nil {
+		return EpochRecord{}, err
 	}
 	secs := time.Since(start).Seconds()
 	for i := range obsSum {

@@ -26,6 +26,29 @@
 // momentum 0.9, weight decay 1e-4, learning rate -lr × batch/256 (default
 // base 0.03) and cosine decay for every method but SimCLR, which uses LARS,
 // -lr × sqrt(batch) (default base 0.075) and a 10-epoch warmup.
+//
+// # Data-parallel training
+//
+// Built with -tags mpi (Open MPI: apt-get install openmpi-bin
+// libopenmpi-dev), the same command runs data-parallel under mpirun, on
+// one host or several:
+//
+//	go build -tags mpi -o pretrain ./examples/pretrain
+//	mpirun -np 4 ./pretrain -distributed -batch 512 -out run1
+//	mpirun -np 8 --hostfile hosts ./pretrain -distributed -batch 1024 -out /shared/run1
+//
+// -distributed (on by default when a launcher's variables are set) opens
+// MPI's world: each rank trains a replica on its -batch/N images of every
+// batch (-batch is the global batch, so the learning-rate rules and the
+// run identity do not change with N), with gradients averaged over the
+// ranks once per step and BatchNorm statistics synchronized over the
+// global batch (-sync-bn, default on), and SimCLR's negatives gathered
+// from every rank: N ranks compute what one process computes, to float32
+// rounding. Rank 0 evaluates, logs and writes -out, which must be on a
+// filesystem every host sees for -resume (any number of ranks can
+// resume). -mpi-timeout bounds every wait for the other ranks (it must
+// exceed rank 0's kNN evaluation). Without -tags mpi, a process started
+// by mpirun stops with an error instead of training alone.
 package main
 
 import (
@@ -38,9 +61,11 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/disiam/disiam/backbone"
 	"github.com/disiam/disiam/dataset"
+	"github.com/disiam/disiam/distributed"
 	"github.com/disiam/disiam/examples/internal/runner"
 	"github.com/disiam/disiam/knn"
 	"github.com/disiam/disiam/ssl"
@@ -55,6 +80,8 @@ type config struct {
 	threshold, lr                                 float64
 	seed                                          uint64
 	resume, evalStart                             bool
+	distributed, syncBN                           bool
+	mpiTimeout                                    time.Duration
 }
 
 func main() {
@@ -81,6 +108,10 @@ func main() {
 	flag.IntVar(&c.ckptEvery, "checkpoint-every", 1, "write a checkpoint every N epochs (with -out)")
 	flag.BoolVar(&c.resume, "resume", false, "continue the run in -out")
 	flag.IntVar(&c.workers, "workers", 0, "data-loading goroutines (0: GOMAXPROCS)")
+	launch, _ := distributed.FromEnv()
+	flag.BoolVar(&c.distributed, "distributed", launch.Launcher != "", "train data-parallel over MPI's ranks (build with -tags mpi; default: on when started by mpirun or srun)")
+	flag.BoolVar(&c.syncBN, "sync-bn", true, "with -distributed: BatchNorm statistics of the global batch (off: of each rank's share)")
+	flag.DurationVar(&c.mpiTimeout, "mpi-timeout", distributed.DefaultTimeout, "with -distributed: how long a rank waits for the others before it stops with an error")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -90,7 +121,27 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, c config) error {
+func run(ctx context.Context, c config) (err error) {
+	comm := distributed.Comm(distributed.Local{})
+	if c.distributed {
+		if comm, err = distributed.Open(distributed.Options{Timeout: c.mpiTimeout, Force: true}); err != nil {
+			return err
+		}
+		defer func() {
+			if cerr := comm.Close(); err == nil {
+				err = cerr
+			}
+		}()
+	}
+	if comm.Rank() != 0 {
+		// Rank 0 reports; the others print only their errors.
+		devnull, err := os.Open(os.DevNull)
+		if err != nil {
+			return err
+		}
+		defer devnull.Close()
+		os.Stdout = devnull
+	}
 	trainSet, err := runner.OpenSplit(c.data, dataset.Train, c.train)
 	if err != nil {
 		return err
@@ -100,6 +151,10 @@ func run(ctx context.Context, c config) error {
 		return err
 	}
 	norm := runner.ChannelStats(trainSet)
+	if comm.Size() > 1 {
+		fmt.Printf("data-parallel over %d ranks: %d images per rank and step of %d, BatchNorm statistics %s\n",
+			comm.Size(), c.batch/comm.Size(), c.batch, map[bool]string{true: "synchronized", false: "per rank"}[c.syncBN])
+	}
 	fmt.Printf("data %s: %d training and %d test images of %dx%dx%d, %d classes; normalization mean %.3f std %.3f\n",
 		c.data, trainSet.Len(), test.Len(), trainSet.Image(0).C, trainSet.Image(0).H, trainSet.Image(0).W, trainSet.Classes(), norm.Mean, norm.Std)
 
@@ -121,12 +176,14 @@ func run(ctx context.Context, c config) error {
 		Workers:   c.workers,
 		Evaluator: ev,
 		Config: train.Config{
-			Batch:       c.batch,
-			Accumulate:  c.accumulate,
-			Seed:        c.seed,
-			EvalEvery:   max(c.knnEvery, 0),
-			EvalAtStart: c.evalStart,
-			Log:         os.Stdout,
+			Batch:         c.batch,
+			Accumulate:    c.accumulate,
+			Seed:          c.seed,
+			EvalEvery:     max(c.knnEvery, 0),
+			EvalAtStart:   c.evalStart,
+			Log:           os.Stdout,
+			Comm:          comm,
+			SyncBatchNorm: c.syncBN,
 		},
 	}
 	if c.knnEvery == 0 {
