@@ -325,6 +325,9 @@ func sameIdentity(path string, saved, now map[string]string) error {
 	for k := range now {
 		keys[k] = true
 	}
+	if err := sameStages(path, saved["stages"], now["stages"]); err != nil {
+		return err
+	}
 	names := make([]string, 0, len(keys))
 	for k := range keys {
 		names = append(names, k)
@@ -407,6 +410,11 @@ func (l *Loop) Run(ctx context.Context) (*History, error) {
 				return r.hist, err
 			}
 			if st.StageDone {
+				// The exports follow the stage's last checkpoint; write
+				// them again in case the run stopped between the two.
+				if err := r.export(si); err != nil {
+					return r.hist, err
+				}
 				continue // the next stage starts from the restored weights
 			}
 			res = &stageResume{epoch: st.StageEpoch, step: st.Step, opt: opt}
@@ -530,10 +538,8 @@ func (r *run) stage(si int, res *stageResume) error {
 				return err
 			}
 			if last {
-				for _, ex := range s.Exports {
-					if err := safetensors.SaveModule(filepath.Join(l.CheckpointDir, ex.File), ex.Module); err != nil {
-						return fmt.Errorf("train: %w", err)
-					}
+				if err := r.export(si); err != nil {
+					return err
 				}
 			}
 		}
@@ -544,6 +550,19 @@ func (r *run) stage(si int, res *stageResume) error {
 		}
 		if last {
 			break
+		}
+	}
+	return nil
+}
+
+// export saves stage si's Exports into the checkpoint directory.
+func (r *run) export(si int) error {
+	if r.l.CheckpointDir == "" {
+		return nil
+	}
+	for _, ex := range r.l.Stages[si].Exports {
+		if err := safetensors.SaveModule(filepath.Join(r.l.CheckpointDir, ex.File), ex.Module); err != nil {
+			return fmt.Errorf("train: %w", err)
 		}
 	}
 	return nil

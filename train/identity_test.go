@@ -1,0 +1,39 @@
+package train
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestSameStages checks that resuming with other epoch counts is refused
+// with the reason (the schedule depends on them), and that other changes
+// of the stages fall through to the general message.
+func TestSameStages(t *testing.T) {
+	cases := []struct {
+		saved, now, want string
+	}{
+		{"simsiam:6", "simsiam:6", ""},
+		{"simsiam:6", "simsiam:8", "written by a run of simsiam:6 epochs; this run asks for simsiam:8: a run cannot be continued with another number of epochs, since its learning-rate schedule (the cosine decay) depends on the epoch count"},
+		{"simclr:2,disiam:4", "simclr:2,disiam:3", "simclr:2,disiam:4 epochs"},
+		{"simsiam:6", "byol:6", ""},
+		{"simsiam:6", "simclr:2,simsiam:4", ""},
+	}
+	for _, tc := range cases {
+		err := sameStages("ckpt", tc.saved, tc.now)
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("%s -> %s: %v", tc.saved, tc.now, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s -> %s: %v, want an error with %q", tc.saved, tc.now, err, tc.want)
+		}
+	}
+	// Through sameIdentity, the epochs message comes before any other
+	// differing key.
+	err := sameIdentity("ckpt", map[string]string{"-epochs": "6", "stages": "simsiam:6"}, map[string]string{"-epochs": "8", "stages": "simsiam:8"})
+	if err == nil || !strings.Contains(err.Error(), "depends on the epoch count") {
+		t.Errorf("sameIdentity: %v", err)
+	}
+}
