@@ -29,7 +29,12 @@ const (
 
 // UsageError is a command line rejected before any work was done; Main
 // exits with ExitUsage for it.
-type UsageError struct{ Err error }
+type UsageError struct {
+	Err error
+	// Reported is true when the flag set has already printed the error,
+	// with the usage, to its output.
+	Reported bool
+}
 
 func (e *UsageError) Error() string { return e.Err.Error() }
 func (e *UsageError) Unwrap() error { return e.Err }
@@ -163,7 +168,7 @@ func init() {
 		"lr":               FiniteAtLeast(0),
 		"lrs":              FloatList(0),
 		"warmup":           count,
-		"switch-patience":  count,
+		"switch-patience":  SwitchPatience,
 		"switch-threshold": FiniteAtLeast(0),
 		// Evaluation.
 		"knn-k":      AtLeast(1),
@@ -226,15 +231,15 @@ func Parse(fs *flag.FlagSet, args []string, rules ...Rules) error {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return &UsageError{err}
+		return &UsageError{Err: err, Reported: true}
 	}
 	if fs.NArg() > 0 {
-		return &UsageError{fmt.Errorf("unexpected arguments %q", fs.Args())}
+		return &UsageError{Err: fmt.Errorf("unexpected arguments %q", fs.Args())}
 	}
 	if err := Validate(fs, rules...); err != nil {
 		var fe *FlagError
 		if errors.As(err, &fe) {
-			return &UsageError{err}
+			return &UsageError{Err: err}
 		}
 		return err
 	}
@@ -246,11 +251,7 @@ func Parse(fs *flag.FlagSet, args []string, rules ...Rules) error {
 // exits with ExitUsage (0 for -h).
 func ParseCommandLine(name string, rules ...Rules) {
 	if err := Parse(flag.CommandLine, os.Args[1:], rules...); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
-		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
-		os.Exit(ExitUsage)
+		os.Exit(ExitCode(err, os.Stderr, name))
 	}
 }
 
@@ -435,7 +436,11 @@ func Views(v Values, name string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("-%s %s takes 2 views each; -%s applies only to %s", flagName, v.String(flagName), name, strings.Join(MultiViewMethods, " and "))
+	verb := "takes"
+	if len(methods) > 1 {
+		verb = "take"
+	}
+	return fmt.Errorf("%s (-%s) %s exactly 2 views; -%s applies only to %s", strings.Join(methods, ", "), flagName, verb, name, strings.Join(MultiViewMethods, " and "))
 }
 
 // runMethods returns the methods a run trains and the flag naming them
@@ -466,6 +471,19 @@ func Accumulate(v Values, name string) error {
 	}
 	if b := v.Int("batch"); n > 1 && b%n != 0 {
 		return fmt.Errorf("must divide -batch %d into equal micro-batches", b)
+	}
+	return nil
+}
+
+// SwitchPatience accepts 0, or a patience ≥ 1 for a -chain of at least
+// two stages (the plateau rule ends every stage but the last).
+func SwitchPatience(v Values, name string) error {
+	n := v.Int(name)
+	if n < 0 {
+		return errors.New("must be an integer ≥ 0")
+	}
+	if stages, _ := runMethods(v); n > 0 && v.Has("chain") && len(stages) < 2 {
+		return errors.New("applies only to a -chain of at least two stages")
 	}
 	return nil
 }
