@@ -160,7 +160,7 @@ func init() {
 		"views":     Views,
 		"head-dim":  count,
 		"seed":      Any,
-		"seeds":     NonEmpty,
+		"seeds":     Seeds,
 		// Optimization.
 		"epochs":           AtLeast(1),
 		"batch":            AtLeast(1),
@@ -258,10 +258,32 @@ func ParseCommandLine(name string, rules ...Rules) {
 // Any accepts every value.
 func Any(Values, string) error { return nil }
 
+// Optional accepts an empty value and applies r to any other.
+func Optional(r Rule) Rule {
+	return func(v Values, name string) error {
+		if v.String(name) == "" {
+			return nil
+		}
+		return r(v, name)
+	}
+}
+
 // NonEmpty rejects an empty value.
 func NonEmpty(v Values, name string) error {
 	if strings.TrimSpace(v.String(name)) == "" {
 		return errors.New("must not be empty")
+	}
+	return nil
+}
+
+// Seeds accepts a non-empty comma-separated list of seeds (ParseSeeds).
+func Seeds(v Values, name string) error {
+	seeds, err := ParseSeeds(v.String(name))
+	if err != nil {
+		return err
+	}
+	if len(seeds) == 0 {
+		return errors.New("must list at least one seed")
 	}
 	return nil
 }
@@ -428,8 +450,8 @@ func Views(v Values, name string) error {
 		return errors.New("must be 0 (the method's default) or at least 2 views")
 	}
 	methods, flagName := runMethods(v)
-	if flagName == "" {
-		return nil
+	if len(methods) == 0 {
+		return nil // no method flag, or the program's own methods
 	}
 	for _, m := range methods {
 		if slices.Contains(MultiViewMethods, m) {
