@@ -1,6 +1,9 @@
 package train
 
 import (
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -35,5 +38,26 @@ func TestSameStages(t *testing.T) {
 	err := sameIdentity("ckpt", map[string]string{"-epochs": "6", "stages": "simsiam:6"}, map[string]string{"-epochs": "8", "stages": "simsiam:8"})
 	if err == nil || !strings.Contains(err.Error(), "depends on the epoch count") {
 		t.Errorf("sameIdentity: %v", err)
+	}
+}
+
+func TestRemoveStale(t *testing.T) {
+	dir := t.TempDir()
+	files := []string{"checkpoint.safetensors", ".checkpoint.safetensors.tmp-123", ".encoder.safetensors.tmp-9", ".other.tmp-1", "metrics.jsonl", ".metrics.jsonl.tmp-77"}
+	for _, f := range files {
+		if err := os.WriteFile(filepath.Join(dir, f), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l := &Loop{Stages: []Stage{{Exports: []Export{{File: "encoder.safetensors"}}}},
+		Config: Config{CheckpointDir: dir, MetricsPath: filepath.Join(dir, "metrics.jsonl")}}
+	l.removeStale()
+	ents, _ := os.ReadDir(dir)
+	var left []string
+	for _, e := range ents {
+		left = append(left, e.Name())
+	}
+	if want := []string{".other.tmp-1", "checkpoint.safetensors", "metrics.jsonl"}; !slices.Equal(left, want) {
+		t.Errorf("left %q, want %q", left, want)
 	}
 }

@@ -371,6 +371,7 @@ func (l *Loop) Run(ctx context.Context) (*History, error) {
 	var ckpt *safetensors.File
 	var st *state
 	if l.Resume {
+		l.removeStale()
 		var err error
 		if ckpt, st, err = readCheckpoint(l.CheckpointDir); err != nil {
 			return nil, err
