@@ -1,6 +1,9 @@
 package train
 
 import (
+	"math"
+
+	"github.com/disiam/disiam/optim"
 	"os"
 	"path/filepath"
 	"slices"
@@ -59,5 +62,32 @@ func TestRemoveStale(t *testing.T) {
 	}
 	if want := []string{".other.tmp-1", "checkpoint.safetensors", "metrics.jsonl"}; !slices.Equal(left, want) {
 		t.Errorf("left %q, want %q", left, want)
+	}
+}
+
+func TestCheckSchedule(t *testing.T) {
+	good := optim.WarmupCosine{Base: 0.1, Warmup: 2, Steps: 10}
+	if err := checkSchedule(good, 10); err != nil {
+		t.Errorf("good schedule: %v", err)
+	}
+	for _, tc := range []struct {
+		base float64
+		want string
+	}{
+		{-1, "the learning rate at step 0 is -1"},
+		{math.NaN(), "the learning rate at step 0 is NaN"},
+		{math.Inf(1), "the learning rate at step 0 is +Inf"},
+	} {
+		err := checkSchedule(optim.Cosine{Base: tc.base, Steps: 10}, 10)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("base %v: %v, want %q", tc.base, err, tc.want)
+		}
+	}
+}
+
+func TestCheckSchedulePanic(t *testing.T) {
+	err := checkSchedule(optim.Cosine{Base: 0.1}, 3)
+	if err == nil || !strings.Contains(err.Error(), "the learning-rate schedule fails at step 0: optim: Cosine: Steps 0") {
+		t.Errorf("%v", err)
 	}
 }

@@ -167,7 +167,11 @@ type Config struct {
 	// Resume continues from CheckpointDir's checkpoint if there is one,
 	// else starts afresh. The checkpoint must come from a run of the same
 	// identity (see Identity), or Run refuses with an error naming the
-	// first setting that differs.
+	// first setting that differs. That includes the stages' epochs: a
+	// run cannot be continued for more epochs, since its learning-rate
+	// schedule depends on them. A finished run resumed trains nothing
+	// (its exports are written again); temporary files a killed run left
+	// behind are removed.
 	Resume bool
 	// Identity holds every further setting that changes the run's
 	// numbers (data, augmentations, model sizes, learning rates, …) as
@@ -283,6 +287,9 @@ func (l *Loop) Validate() error {
 			return fmt.Errorf("train: stage %d (%s): the Recipe needs NewOptimizer and Schedule", i, s.Name)
 		case s.Data.StepsPerEpoch() <= 0:
 			return fmt.Errorf("train: stage %d (%s): the data make no batch of %d", i, s.Name, l.Batch)
+		}
+		if err := checkSchedule(s.Recipe.Schedule, s.Epochs*s.Data.StepsPerEpoch()); err != nil {
+			return fmt.Errorf("train: stage %d (%s): %w", i, s.Name, err)
 		}
 		if err := s.Switch.validate(); err != nil {
 			return fmt.Errorf("train: stage %d (%s): %w", i, s.Name, err)

@@ -300,6 +300,16 @@ func (n *Networks) heads(proj, pred *ssl.Head, bb backbone.Backbone, prefix stri
 // learning rate lr (0: the method's default) and, when patience > 0, a
 // kNN plateau rule (ssl.Plateau) ending every stage but the last early.
 func (n *Networks) Stages(plan []StagePlan, lr float64, patience int, threshold float64) ([]ssl.Stage, error) {
+	switch {
+	case !(lr >= 0) || math.IsInf(lr, 0):
+		return nil, fmt.Errorf("learning rate %v, want a finite number ≥ 0 (0: the method's default)", lr)
+	case patience < 0:
+		return nil, fmt.Errorf("switch patience %d, want ≥ 0", patience)
+	case patience > 0 && (!(threshold >= 0) || math.IsInf(threshold, 0)):
+		return nil, fmt.Errorf("switch threshold %v, want a finite number ≥ 0", threshold)
+	case n.Views != 0 && n.Views < 2:
+		return nil, fmt.Errorf("%d views, want 0 (the method's default) or at least 2", n.Views)
+	}
 	var stages []ssl.Stage
 	for i, p := range plan {
 		m, err := n.Method(p.Method)
