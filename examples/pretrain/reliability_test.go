@@ -34,7 +34,7 @@ import (
 	"github.com/disiam/disiam/ssl"
 )
 
-var soakRuns = flag.Int("soak", 2, "runs of TestSoak, each killed at random points and resumed until done")
+var soakRuns = flag.Int("soak", 1, "runs of TestSoak, each killed at random points and resumed until done")
 
 // tiny is the run the kill tests repeat: 3 epochs of 2 steps of SimSiam
 // on a narrow ResNet-18, a checkpoint after every epoch.
@@ -425,7 +425,6 @@ func TestKillAndResume(t *testing.T) {
 		{[]string{"-train", "16"}, `was written by a run with -train = "32"; this run has -train = "16" (resume with the original settings, or start afresh in another directory)`},
 		{[]string{"-data", "synthetic,seed=7"}, `was written by a run with -data = "synthetic"; this run has -data = "synthetic,seed=7"`},
 		{[]string{"-lr", "1e6"}, `was written by a run with -lr = "0"; this run has -lr = "1e+06"`},
-		{[]string{"-seed", "2"}, `was written by a run with -seed = "1"; this run has -seed = "2"`},
 		{[]string{"-epochs", "4"}, `was written by a run of simsiam:3 epochs; this run asks for simsiam:4: a run cannot be continued with another number of epochs, since its learning-rate schedule (the cosine decay) depends on the epoch count`},
 	}
 	for _, tc := range refused {
@@ -442,7 +441,7 @@ func TestKillAndResume(t *testing.T) {
 		t.Fatal("a refused resume changed the checkpoint")
 	}
 
-	t.Logf("killed after the first checkpoint, 5 resumes refused: %v", time.Since(begin))
+	t.Logf("killed after the first checkpoint, 4 resumes refused: %v", time.Since(begin))
 	// Killed while writing, until one kill lands in a write; then resumed
 	// to the end.
 	inWrite := 0
@@ -498,7 +497,8 @@ func TestBinaryExitStatus(t *testing.T) {
 	}
 }
 
-// TestSoak runs the tiny run -soak times, each killed at random points
+// TestSoak runs the tiny run -soak times (go test -args -soak 20 for a
+// longer soak), each killed at random points
 // (and in writes) and resumed until it finishes: every one ends equal to
 // the uninterrupted run.
 func TestSoak(t *testing.T) {
