@@ -513,11 +513,15 @@ func TestSoak(t *testing.T) {
 		kills := 0
 		for {
 			p := start(t, bin, tiny(dir, "-resume"))
+			// The first kill lands in a write, the next ones at random
+			// times; after four the run is left to finish.
 			var killed bool
-			if kills < 4 && rng.IntN(3) == 0 {
+			switch {
+			case kills == 0:
+				time.Sleep(time.Duration(rng.Int64N(int64(total / 2))))
 				killed = p.killInWrite(t, dir, ".", rng)
-			} else if kills < 4 {
-				killed = p.killAfter(time.Duration(rng.Int64N(int64(total))))
+			case kills < 4:
+				killed = p.killAfter(time.Duration(rng.Int64N(int64(total / 2))))
 			}
 			if !killed {
 				p.wait(t)
