@@ -93,16 +93,15 @@ type Loader struct {
 // each view is taken from the dataset's first image; an image whose view
 // has another shape stops the epoch with an error.
 func NewLoader(ds Dataset, cfg LoaderConfig) (*Loader, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	n := ds.Len()
 	switch {
-	case cfg.BatchSize <= 0:
-		return nil, fmt.Errorf("dataset: loader: batch size %d", cfg.BatchSize)
 	case n == 0:
 		return nil, errors.New("dataset: loader: empty dataset")
 	case cfg.DropLast && n < cfg.BatchSize:
 		return nil, fmt.Errorf("dataset: loader: %d images make no full batch of %d (DropLast)", n, cfg.BatchSize)
-	case cfg.Workers < 0 || cfg.Prefetch < 0:
-		return nil, fmt.Errorf("dataset: loader: %d workers, prefetch %d", cfg.Workers, cfg.Prefetch)
 	case cfg.Shards < 0 || cfg.MicroBatches < 0 || cfg.Shard < 0 || (cfg.Shard > 0 && cfg.Shard >= cfg.Shards):
 		return nil, fmt.Errorf("dataset: loader: shard %d of %d, %d micro-batches", cfg.Shard, cfg.Shards, cfg.MicroBatches)
 	}

@@ -181,6 +181,11 @@ func (t *Trainer) Loop() (*train.Loop, error) {
 	case t.Data.Len() < t.Batch:
 		return nil, fmt.Errorf("ssl: trainer: %d images make no batch of %d", t.Data.Len(), t.Batch)
 	}
+	if v, ok := t.Evaluator.(eval.Validator); ok {
+		if err := v.Validate(); err != nil {
+			return nil, fmt.Errorf("ssl: trainer: evaluator: %w", err)
+		}
+	}
 	l := &train.Loop{Config: t.Config}
 	l.Identity = map[string]string{}
 	for k, v := range t.Identity {
@@ -189,8 +194,8 @@ func (t *Trainer) Loop() (*train.Loop, error) {
 	img := t.Data.Image(0)
 	l.Identity["data.images"] = fmt.Sprintf("%d of %dx%dx%d", t.Data.Len(), img.C, img.H, img.W)
 	for i, s := range t.Stages {
-		if s.Method == nil || s.Epochs <= 0 {
-			return nil, fmt.Errorf("ssl: trainer: stage %d: needs a Method and Epochs > 0", i)
+		if err := s.validate(); err != nil {
+			return nil, fmt.Errorf("ssl: trainer: stage %d: %w", i, err)
 		}
 		m := s.Method
 		views := s.Views

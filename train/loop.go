@@ -168,7 +168,11 @@ type Config struct {
 	// Resume continues from CheckpointDir's checkpoint if there is one,
 	// else starts afresh. The checkpoint must come from a run of the same
 	// identity (see Identity), or Run refuses with an error naming the
-	// first setting that differs.
+	// first setting that differs. That includes the stages' epochs: a
+	// run cannot be continued for more epochs, since its learning-rate
+	// schedule depends on them. A finished run resumed trains nothing
+	// (its exports are written again); temporary files a killed run left
+	// behind are removed.
 	Resume bool
 	// Identity holds every further setting that changes the run's
 	// numbers (data, augmentations, model sizes, learning rates, …) as
@@ -309,6 +313,9 @@ func (l *Loop) Validate() error {
 		case s.Data.StepsPerEpoch() <= 0:
 			return fmt.Errorf("train: stage %d (%s): the data make no batch of %d", i, s.Name, l.Batch)
 		}
+		if err := checkSchedule(s.Recipe.Schedule, s.Epochs*s.Data.StepsPerEpoch()); err != nil {
+			return fmt.Errorf("train: stage %d (%s): %w", i, s.Name, err)
+		}
 		if err := s.Switch.validate(); err != nil {
 			return fmt.Errorf("train: stage %d (%s): %w", i, s.Name, err)
 		}
@@ -355,6 +362,9 @@ func sameIdentity(path string, saved, now map[string]string) error {
 	}
 	for k := range now {
 		keys[k] = true
+	}
+	if err := sameStages(path, saved["stages"], now["stages"]); err != nil {
+		return err
 	}
 	names := make([]string, 0, len(keys))
 	for k := range keys {
@@ -409,6 +419,7 @@ func (l *Loop) Run(ctx context.Context) (*History, error) {
 	var ckpt *safetensors.File
 	var st *state
 	if l.Resume {
+		l.removeStale()
 		var err error
 		if ckpt, st, err = readCheckpoint(l.CheckpointDir); err != nil {
 			return nil, err
@@ -448,6 +459,11 @@ func (l *Loop) Run(ctx context.Context) (*History, error) {
 				return r.hist, err
 			}
 			if st.StageDone {
+				// The exports follow the stage's last checkpoint; write
+				// them again in case the run stopped between the two.
+				if err := r.export(si); err != nil {
+					return r.hist, err
+				}
 				continue // the next stage starts from the restored weights
 			}
 			res = &stageResume{epoch: st.StageEpoch, step: st.Step, opt: opt}
@@ -581,10 +597,8 @@ func (r *run) stage(si int, res *stageResume) error {
 				return err
 			}
 			if last {
-				for _, ex := range s.Exports {
-					if err := safetensors.SaveModule(filepath.Join(l.CheckpointDir, ex.File), ex.Module); err != nil {
-						return fmt.Errorf("train: %w", err)
-					}
+				if err := r.export(si); err != nil {
+					return err
 				}
 			}
 		}
@@ -595,6 +609,19 @@ func (r *run) stage(si int, res *stageResume) error {
 		}
 		if last {
 			break
+		}
+	}
+	return nil
+}
+
+// export saves stage si's Exports into the checkpoint directory.
+func (r *run) export(si int) error {
+	if r.l.CheckpointDir == "" {
+		return nil
+	}
+	for _, ex := range r.l.Stages[si].Exports {
+		if err := safetensors.SaveModule(filepath.Join(r.l.CheckpointDir, ex.File), ex.Module); err != nil {
+			return fmt.Errorf("train: %w", err)
 		}
 	}
 	return nil

@@ -233,7 +233,7 @@ func TestResumeIsExact(t *testing.T) {
 	}{
 		{func(c *train.Config) int { c.Identity = map[string]string{"task": "other"}; return 5 }, `task = "regression"; this run has task = "other"`},
 		{func(c *train.Config) int { c.Batch = 16; return 5 }, `batch = "8"; this run has batch = "16"`},
-		{func(c *train.Config) int { return 7 }, `stages = "regression:5"; this run has stages = "regression:7"`},
+		{func(c *train.Config) int { return 7 }, "written by a run of regression:5 epochs; this run asks for regression:7"},
 	} {
 		c := cfg
 		epochs := tc.change(&c)

@@ -100,11 +100,17 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.Weights, "weights", "", "pytorch-weights study: torchvision weights of the -backbones network as safetensors (see go doc ./backbone, section Weights)")
 	fs.IntVar(&o.EvalSize, "size", 224, "pytorch-weights study: the upsampled evaluation resolution")
 	fs.BoolVar(&list, "list", false, "list the studies with their defaults and thesis-scale commands")
-	if err := fs.Parse(args); err != nil {
-		return nil, err
+	rules := runner.Rules{
+		// Each study has its own backbones and methods unless given.
+		"backbones": runner.Optional(runner.BackboneList),
+		"methods":   runner.Optional(runner.MethodList),
+		"study":     runner.Optional(runner.OneOf(append(studyNames(), "all")...)),
+		"values":    runner.Any, // each study parses its own values
+		"switch":    runner.AtLeast(0),
+		"out":       runner.Any, // the studies write under their own names
 	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	if err := runner.Parse(fs, args, experiment.Rules, rules); err != nil {
+		return nil, err
 	}
 	if list {
 		o.Study = "list"

@@ -65,11 +65,8 @@ func parse(args []string, stderr io.Writer) (experiment.Flags, error) {
 	fs.SetOutput(stderr)
 	f := defaults()
 	f.Register(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := runner.Parse(fs, args, experiment.Rules); err != nil {
 		return f, err
-	}
-	if fs.NArg() > 0 {
-		return f, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	return f, f.Check()
 }

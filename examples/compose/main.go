@@ -42,7 +42,7 @@ func main() {
 	epochs := flag.Int("epochs", 1, "epochs")
 	batch := flag.Int("batch", 64, "images per step")
 	out := flag.String("out", "compose-out", "directory for encoder.safetensors")
-	flag.Parse()
+	runner.ParseCommandLine("compose")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	err := func() error {

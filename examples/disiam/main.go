@@ -22,6 +22,7 @@ import (
 	"github.com/disiam/disiam/augment"
 	"github.com/disiam/disiam/backbone"
 	"github.com/disiam/disiam/dataset"
+	"github.com/disiam/disiam/examples/internal/runner"
 	"github.com/disiam/disiam/knn"
 	"github.com/disiam/disiam/ssl"
 	"github.com/disiam/disiam/train"
@@ -36,7 +37,7 @@ func main() {
 	onlineName := flag.String("online", "efficientnet_b0", "online backbone")
 	assistantName := flag.String("assistant", "resnet34", "assistant backbone")
 	lr := flag.Float64("lr", 0.06, "base learning rate (× batch/256)")
-	flag.Parse()
+	runner.ParseCommandLine("disiam")
 
 	trainSet, err := dataset.Open(*data, dataset.Train)
 	check(err)

@@ -19,6 +19,7 @@ import (
 	"github.com/disiam/disiam/augment"
 	"github.com/disiam/disiam/backbone"
 	"github.com/disiam/disiam/dataset"
+	"github.com/disiam/disiam/examples/internal/runner"
 	"github.com/disiam/disiam/knn"
 	"github.com/disiam/disiam/ssl"
 	"github.com/disiam/disiam/train"
@@ -34,7 +35,7 @@ func main() {
 	assistantName := flag.String("assistant", "resnet34", "assistant backbone")
 	views := flag.Int("views", 4, "views per image")
 	lr := flag.Float64("lr", 0.06, "base learning rate (× batch/256)")
-	flag.Parse()
+	runner.ParseCommandLine("disiamplus", runner.Rules{"views": runner.AtLeast(2)})
 
 	trainSet, err := dataset.Open(*data, dataset.Train)
 	check(err)

@@ -23,6 +23,7 @@ import (
 	"github.com/disiam/disiam/augment"
 	"github.com/disiam/disiam/backbone"
 	"github.com/disiam/disiam/dataset"
+	"github.com/disiam/disiam/examples/internal/runner"
 	"github.com/disiam/disiam/knn"
 	"github.com/disiam/disiam/ssl"
 	"github.com/disiam/disiam/train"
@@ -36,7 +37,7 @@ func main() {
 	batch := flag.Int("batch", 64, "batch size")
 	onlineName := flag.String("online", "resnet18", "online backbone")
 	assistantName := flag.String("assistant", "resnet34", "assistant backbone")
-	flag.Parse()
+	runner.ParseCommandLine("dyol")
 
 	trainSet, err := dataset.Open(*data, dataset.Train)
 	check(err)

@@ -37,6 +37,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -47,6 +48,7 @@ import (
 	"github.com/disiam/disiam/augment"
 	"github.com/disiam/disiam/backbone"
 	"github.com/disiam/disiam/dataset"
+	"github.com/disiam/disiam/examples/internal/runner"
 	"github.com/disiam/disiam/nn"
 	"github.com/disiam/disiam/safetensors"
 )
@@ -83,7 +85,10 @@ func main() {
 		flag.PrintDefaults()
 		fmt.Fprintf(flag.CommandLine.Output(), "\n%s\n", dataset.SpecUsage)
 	}
-	flag.Parse()
+	runner.ParseCommandLine("embed", runner.Rules{
+		"backbone": runner.Backbone, "data": runner.OptionalDataSpec, "normalize": runner.OneOf(normNames()...),
+		"input": runner.Any, "output": runner.Any, "labels": runner.Any,
+	})
 	log.SetFlags(0)
 	log.SetPrefix("embed: ")
 	if flag.NArg() > 0 {
@@ -393,4 +398,14 @@ func writeNpy(path string, v any) (err error) {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// normNames lists the -normalize choices, sorted.
+func normNames() []string {
+	names := make([]string, 0, len(norms))
+	for n := range norms {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
 }

@@ -69,11 +69,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.size, "size", 0, "resize images to `N`xN before the network (0: as they are)")
 	fs.Uint64Var(&c.seed, "seed", 0, "seed of random initializations and of TriMap")
 	fs.StringVar(&c.out, "out", "", "output directory (required)")
-	if err := fs.Parse(args); err != nil {
+	if err := runner.Parse(fs, args, runner.Rules{"encoders": runner.NonEmpty, "out": runner.NonEmpty}); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	return compare(ctx, c, stdout, stderr)
 }

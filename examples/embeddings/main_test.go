@@ -58,7 +58,8 @@ func TestBadFlags(t *testing.T) {
 	}{
 		{[]string{"-encoders", "a=,a=", "-out", "x"}, "\"a\" twice"},
 		{[]string{"-encoders", "nofile", "-out", "x"}, "not NAME=FILE"},
-		{[]string{"-encoders", "a="}, "-out is required"},
+		{[]string{"-encoders", "a="}, `invalid value "" for flag -out: must not be empty`},
+		{[]string{"-encoders", "a=", "-out", "x", "-images", "-1"}, `invalid value "-1" for flag -images: must be an integer ≥ 0`},
 		{[]string{"-encoders", "a=/nonexistent.safetensors", "-out", t.TempDir(), "-data", "synthetic,train=10,test=20", "-images", "20"}, "nonexistent"},
 	} {
 		err := run(context.Background(), tc.args, io.Discard, io.Discard)

@@ -94,11 +94,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.trimap, "trimap", 2000, "test images in the TriMap picture (0: no picture)")
 	fs.Uint64Var(&c.seed, "seed", 0, "seed of the random initialization, the probe's held-out split and TriMap")
 	fs.StringVar(&c.out, "out", "", "directory for results.md, results.json, trimap.png and spectrum.png (empty: print only)")
-	if err := fs.Parse(args); err != nil {
-		return err
+	rules := runner.Rules{
+		"probe-lambda": runner.FiniteAtLeast(0),
+		"probe-sweep":  runner.FloatList(0),
+		"probe-norm":   runner.OneOf("standardize", "l2", "none"),
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	if err := runner.Parse(fs, args, rules); err != nil {
+		return err
 	}
 	return evaluate(ctx, c, stdout, stderr)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/disiam/disiam/augment"
 	"github.com/disiam/disiam/backbone"
 	"github.com/disiam/disiam/dataset"
+	"github.com/disiam/disiam/examples/internal/runner"
 	"github.com/disiam/disiam/knn"
 	"github.com/disiam/disiam/ssl"
 	"github.com/disiam/disiam/train"
@@ -31,7 +32,7 @@ func main() {
 	epochs := flag.Int("epochs", 2, "epochs")
 	batch := flag.Int("batch", 64, "batch size")
 	views := flag.Int("views", 4, "views per image")
-	flag.Parse()
+	runner.ParseCommandLine("fastsiam", runner.Rules{"views": runner.AtLeast(2)})
 
 	trainSet, err := dataset.Open(*data, dataset.Train)
 	check(err)

@@ -22,6 +22,18 @@
 // names) and the metrics (DIR/metrics.jsonl); -resume continues an
 // interrupted run from DIR exactly.
 //
+// Every flag is checked before anything is loaded or built (the shared
+// rules of the examples' runner: counts ≥ 0, positive epochs and batch,
+// a finite learning rate ≥ 0, k ≥ 1, -views only for fastsiam and
+// disiam+, chains no longer than -epochs, a parseable -data spec, ...);
+// a rejected command line exits with status 2 and a message naming the
+// flag, a failed run with status 1. Each checkpoint records the flags
+// that change the run's numbers (all but -out, -resume, -workers and
+// -checkpoint-every), and -resume refuses to continue a run with any of
+// them changed, naming the flag: a resumed run is the same run. That
+// includes -epochs: the cosine schedule depends on the epoch count, so a
+// finished run cannot be extended.
+//
 // Optimization follows thesis Section 4.3 (ssl.DefaultRecipe): SGD with
 // momentum 0.9, weight decay 1e-4, learning rate -lr × batch/256 (default
 // base 0.03) and cosine decay for every method but SimCLR, which uses LARS,
@@ -53,12 +65,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"math"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"time"
@@ -82,46 +93,68 @@ type config struct {
 	resume, evalStart                             bool
 	distributed, syncBN                           bool
 	mpiTimeout                                    time.Duration
+	// identity is the run's identity from the flags (runner.Identity).
+	identity map[string]string
 }
 
-func main() {
+func main() { runner.Main("pretrain", run) }
+
+// flags parses and validates the command line.
+func flags(args []string, stderr io.Writer) (config, error) {
 	var c config
-	flag.StringVar(&c.method, "method", ssl.NameSimSiam, "method: "+strings.Join(runner.Methods, "|"))
-	flag.StringVar(&c.chain, "chain", "", "chained stages sharing the encoder, e.g. simclr:2,disiam (a stage without :EPOCHS gets the rest of -epochs); overrides -method")
-	flag.IntVar(&c.patience, "switch-patience", 0, "end a chained stage early when the kNN top-1 improved by less than -switch-threshold over this many evaluations (0: fixed epochs)")
-	flag.Float64Var(&c.threshold, "switch-threshold", 0.01, "relative kNN improvement below which a chained stage ends (with -switch-patience)")
-	flag.StringVar(&c.backbone, "backbone", "resnet18", "online backbone: "+strings.Join(backbone.Names(), ", "))
-	flag.StringVar(&c.assistant, "assistant", "resnet18", "assistant backbone of dyol, disiam, disiam+ (the thesis' main setting: resnet34 with efficientnet_b0 online)")
-	flag.StringVar(&c.data, "data", "synthetic", "dataset spec ("+strings.ReplaceAll(dataset.SpecUsage, "\n", "; ")+")")
-	flag.IntVar(&c.train, "train", 512, "training images (the first N of the train split; 0: all)")
-	flag.IntVar(&c.test, "test", 200, "kNN query images (the first N of the test split; 0: all); the training images form the bank")
-	flag.IntVar(&c.epochs, "epochs", 3, "epochs (in total over a chain)")
-	flag.IntVar(&c.batch, "batch", 64, "images per optimizer step")
-	flag.IntVar(&c.accumulate, "accumulate", 1, "micro-batches per step (gradient accumulation)")
-	flag.IntVar(&c.views, "views", 0, "views per image for fastsiam and disiam+ (0: 4)")
-	flag.Float64Var(&c.lr, "lr", 0, "base learning rate before batch scaling (0: 0.03, SimCLR 0.075; thesis Section 5.3.2 finds 0.06 best for DiSiam on EfficientNet-B0)")
-	flag.Uint64Var(&c.seed, "seed", 1, "seed of the weights and augmentations")
-	flag.IntVar(&c.knnEvery, "knn-every", 1, "evaluate the kNN accuracy every N epochs (0: only at the end)")
-	flag.IntVar(&c.knnK, "knn-k", 200, "neighbours of the kNN classifier")
-	flag.BoolVar(&c.evalStart, "eval-start", true, "evaluate the random initialization first")
-	flag.StringVar(&c.out, "out", "", "directory for checkpoints, encoder and metrics (empty: none)")
-	flag.IntVar(&c.ckptEvery, "checkpoint-every", 1, "write a checkpoint every N epochs (with -out)")
-	flag.BoolVar(&c.resume, "resume", false, "continue the run in -out")
-	flag.IntVar(&c.workers, "workers", 0, "data-loading goroutines (0: GOMAXPROCS)")
+	fs := flag.NewFlagSet("pretrain", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.method, "method", ssl.NameSimSiam, "method: "+strings.Join(runner.Methods, "|"))
+	fs.StringVar(&c.chain, "chain", "", "chained stages sharing the encoder, e.g. simclr:2,disiam (a stage without :EPOCHS gets the rest of -epochs); overrides -method")
+	fs.IntVar(&c.patience, "switch-patience", 0, "end a chained stage early when the kNN top-1 improved by less than -switch-threshold over this many evaluations (0: fixed epochs)")
+	fs.Float64Var(&c.threshold, "switch-threshold", 0.01, "relative kNN improvement below which a chained stage ends (with -switch-patience)")
+	fs.StringVar(&c.backbone, "backbone", "resnet18", "online backbone: "+strings.Join(backbone.Names(), ", "))
+	fs.StringVar(&c.assistant, "assistant", "resnet18", "assistant backbone of dyol, disiam, disiam+ (the thesis' main setting: resnet34 with efficientnet_b0 online)")
+	fs.StringVar(&c.data, "data", "synthetic", "dataset spec ("+strings.ReplaceAll(dataset.SpecUsage, "\n", "; ")+")")
+	fs.IntVar(&c.train, "train", 512, "training images (the first N of the train split; 0: all)")
+	fs.IntVar(&c.test, "test", 200, "kNN query images (the first N of the test split; 0: all); the training images form the bank")
+	fs.IntVar(&c.epochs, "epochs", 3, "epochs (in total over a chain)")
+	fs.IntVar(&c.batch, "batch", 64, "images per optimizer step")
+	fs.IntVar(&c.accumulate, "accumulate", 1, "micro-batches per step (gradient accumulation; must divide -batch)")
+	fs.IntVar(&c.views, "views", 0, "views per image for fastsiam and disiam+ (0: 4)")
+	fs.Float64Var(&c.lr, "lr", 0, "base learning rate before batch scaling (0: 0.03, SimCLR 0.075; thesis Section 5.3.2 finds 0.06 best for DiSiam on EfficientNet-B0)")
+	fs.Uint64Var(&c.seed, "seed", 1, "seed of the weights and augmentations")
+	fs.IntVar(&c.knnEvery, "knn-every", 1, "evaluate the kNN accuracy every N epochs (0: only at the end)")
+	fs.IntVar(&c.knnK, "knn-k", 200, "neighbours of the kNN classifier")
+	fs.BoolVar(&c.evalStart, "eval-start", true, "evaluate the random initialization first")
+	fs.StringVar(&c.out, "out", "", "directory for checkpoints, encoder and metrics (empty: none)")
+	fs.IntVar(&c.ckptEvery, "checkpoint-every", 1, "write a checkpoint every N epochs (with -out; 0: only at the end of each stage)")
+	fs.BoolVar(&c.resume, "resume", false, "continue the run in -out (with the same flags)")
+	fs.IntVar(&c.workers, "workers", 0, "data-loading goroutines (0: GOMAXPROCS)")
 	launch, _ := distributed.FromEnv()
-	flag.BoolVar(&c.distributed, "distributed", launch.Launcher != "", "train data-parallel over MPI's ranks (build with -tags mpi; default: on when started by mpirun or srun)")
-	flag.BoolVar(&c.syncBN, "sync-bn", true, "with -distributed: BatchNorm statistics of the global batch (off: of each rank's share)")
-	flag.DurationVar(&c.mpiTimeout, "mpi-timeout", distributed.DefaultTimeout, "with -distributed: how long a rank waits for the others before it stops with an error")
-	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if err := run(ctx, c); err != nil {
-		fmt.Fprintln(os.Stderr, "pretrain:", err)
-		os.Exit(1)
+	fs.BoolVar(&c.distributed, "distributed", launch.Launcher != "", "train data-parallel over MPI's ranks (build with -tags mpi; default: on when started by mpirun or srun)")
+	fs.BoolVar(&c.syncBN, "sync-bn", true, "with -distributed: BatchNorm statistics of the global batch (off: of each rank's share)")
+	fs.DurationVar(&c.mpiTimeout, "mpi-timeout", distributed.DefaultTimeout, "with -distributed: how long a rank waits for the others before it stops with an error")
+	rules := runner.Rules{"mpi-timeout": func(v runner.Values, name string) error {
+		if d, err := time.ParseDuration(v.String(name)); err != nil || d <= 0 {
+			return fmt.Errorf("must be a positive duration")
+		}
+		return nil
+	}}
+	if err := runner.Parse(fs, args, rules); err != nil {
+		return c, err
 	}
+	// Where the ranks run does not change the numbers (the train loop
+	// records what does: the per-rank BatchNorm share without -sync-bn).
+	c.identity = runner.Identity(fs, "distributed", "mpi-timeout", "sync-bn")
+	return c, nil
 }
 
-func run(ctx context.Context, c config) (err error) {
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c, err := flags(args, stderr)
+	if err != nil {
+		return err
+	}
+	return pretrain(ctx, c, stdout)
+}
+
+// pretrain trains the run c describes.
+func pretrain(ctx context.Context, c config, stdout io.Writer) (err error) {
 	comm := distributed.Comm(distributed.Local{})
 	if c.distributed {
 		if comm, err = distributed.Open(distributed.Options{Timeout: c.mpiTimeout, Force: true}); err != nil {
@@ -134,13 +167,11 @@ func run(ctx context.Context, c config) (err error) {
 		}()
 	}
 	if comm.Rank() != 0 {
-		// Rank 0 reports; the others print only their errors.
-		devnull, err := os.Open(os.DevNull)
-		if err != nil {
-			return err
-		}
-		defer devnull.Close()
-		os.Stdout = devnull
+		stdout = io.Discard // rank 0 reports; the others print only their errors
+	}
+	plan, err := runner.ParseStages(c.method, c.chain, c.epochs)
+	if err != nil {
+		return fmt.Errorf("-chain %q: %w", c.chain, err)
 	}
 	trainSet, err := runner.OpenSplit(c.data, dataset.Train, c.train)
 	if err != nil {
@@ -151,16 +182,11 @@ func run(ctx context.Context, c config) (err error) {
 		return err
 	}
 	norm := runner.ChannelStats(trainSet)
-	if comm.Size() > 1 {
-		fmt.Printf("data-parallel over %d ranks: %d images per rank and step of %d, BatchNorm statistics %s\n",
-			comm.Size(), c.batch/comm.Size(), c.batch, map[bool]string{true: "synchronized", false: "per rank"}[c.syncBN])
-	}
-	fmt.Printf("data %s: %d training and %d test images of %dx%dx%d, %d classes; normalization mean %.3f std %.3f\n",
+	fmt.Fprintf(stdout, "data %s: %d training and %d test images of %dx%dx%d, %d classes; normalization mean %.3f std %.3f\n",
 		c.data, trainSet.Len(), test.Len(), trainSet.Image(0).C, trainSet.Image(0).H, trainSet.Image(0).W, trainSet.Classes(), norm.Mean, norm.Std)
-
-	plan, err := runner.ParseStages(c.method, c.chain, c.epochs)
-	if err != nil {
-		return err
+	if comm.Size() > 1 {
+		fmt.Fprintf(stdout, "data-parallel over %d ranks: %d images per rank and step of %d, BatchNorm statistics %s\n",
+			comm.Size(), c.batch/comm.Size(), c.batch, map[bool]string{true: "synchronized", false: "per rank"}[c.syncBN])
 	}
 	nets := &runner.Networks{Backbone: c.backbone, Assistant: c.assistant, Seed: c.seed, Views: c.views}
 	stages, err := nets.Stages(plan, c.lr, c.patience, c.threshold)
@@ -181,7 +207,8 @@ func run(ctx context.Context, c config) (err error) {
 			Seed:          c.seed,
 			EvalEvery:     max(c.knnEvery, 0),
 			EvalAtStart:   c.evalStart,
-			Log:           os.Stdout,
+			Log:           stdout,
+			Identity:      c.identity,
 			Comm:          comm,
 			SyncBatchNorm: c.syncBN,
 		},
@@ -195,24 +222,22 @@ func run(ctx context.Context, c config) (err error) {
 		if err := os.MkdirAll(c.out, 0o755); err != nil {
 			return err
 		}
-	} else if c.resume {
-		return errors.New("-resume needs -out")
 	}
 	h, err := tr.Run(ctx)
 	if err != nil {
 		return err
 	}
-	fmt.Println()
+	fmt.Fprintln(stdout)
 	if init, ok := h.Initial(); ok {
-		fmt.Printf("kNN top-1 of the random initialization: %.2f%%\n", 100*init.Metrics.Value(knn.MetricTop1))
+		fmt.Fprintf(stdout, "kNN top-1 of the random initialization: %.2f%%\n", 100*init.Metrics.Value(knn.MetricTop1))
 	}
 	if best, epoch, ok := h.Best(knn.MetricTop1); ok {
 		fin, _ := h.Final()
-		fmt.Printf("kNN top-1 max %.2f%% (after epoch %d), final %.2f%% (top-5 %.2f%%) on %d test images\n",
+		fmt.Fprintf(stdout, "kNN top-1 max %.2f%% (after epoch %d), final %.2f%% (top-5 %.2f%%) on %d test images\n",
 			100*best, epoch, 100*fin.Metrics.Value(knn.MetricTop1), 100*fin.Metrics.Value(knn.MetricTop5), test.Len())
 	}
 	if c.out != "" {
-		fmt.Printf("encoder: %s\n", filepath.Join(c.out, ssl.EncoderFile))
+		fmt.Fprintf(stdout, "encoder: %s\n", filepath.Join(c.out, ssl.EncoderFile))
 	}
 	return nil
 }

@@ -121,19 +121,14 @@ func flags(args []string, stderr io.Writer) (config, error) {
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of the weights and the augmentations")
 	fs.StringVar(&c.out, "out", defaultOut, "output directory: "+encoderOut+", "+plotFile+", "+metricsFile)
 	fs.IntVar(&c.workers, "workers", 0, "data-loading goroutines (0: GOMAXPROCS); the results do not depend on it")
-	if err := fs.Parse(args); err != nil {
+	rules := runner.Rules{
+		"optimizer": runner.OneOf(optLARS, optSGD),
+		// -views is the view set here, not a number of views.
+		"views": runner.OneOf(runner.AugmentAuto, runner.AugmentShapes, runner.AugmentMethod),
+		"out":   runner.NonEmpty,
+	}
+	if err := runner.Parse(fs, args, rules); err != nil {
 		return c, err
-	}
-	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	switch {
-	case c.epochs <= 0 || c.batch <= 0:
-		return c, fmt.Errorf("-epochs %d, -batch %d: need both > 0", c.epochs, c.batch)
-	case c.lr < 0 || c.warmup < 0 || c.hd < 0:
-		return c, fmt.Errorf("-lr %v, -warmup %d, -head-dim %d: need all >= 0", c.lr, c.warmup, c.hd)
-	case c.optimizer != optLARS && c.optimizer != optSGD:
-		return c, fmt.Errorf("-optimizer %q: lars or sgd", c.optimizer)
 	}
 	views, ok := runner.ResolveAugment(c.views, c.data)
 	if !ok {

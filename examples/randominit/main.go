@@ -5,9 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -80,11 +82,30 @@ func parseConfig(args []string, stderr io.Writer) (Config, error) {
 	fs.BoolVar(&c.NoPlots, "noplots", false, "skip the PNG plots")
 	var report string
 	fs.StringVar(&report, "report", "", "comma-separated runs.csv files: merge them and write the report to -out, without sweeping")
-	if err := fs.Parse(args); err != nil {
-		return c, err
+	rules := runner.Rules{
+		"gains": func(v runner.Values, name string) error {
+			_, err := ParseGains(v.String(name))
+			return err
+		},
+		"fan": func(v runner.Values, name string) error {
+			fans := runner.ParseList(v.String(name))
+			if len(fans) == 0 {
+				return errors.New("no fan modes")
+			}
+			for _, f := range fans {
+				if f != "in" && f != "out" {
+					return fmt.Errorf("fan mode %q: want in or out", f)
+				}
+			}
+			return nil
+		},
+		"head-init": runner.OneOf("kaiming", "default"),
+		"norm":      runner.OneOf(slices.Sorted(maps.Keys(norms))...),
+		"out":       runner.NonEmpty,
+		"report":    runner.Any,
 	}
-	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
+	if err := runner.Parse(fs, args, rules); err != nil {
+		return c, err
 	}
 	c.Report = runner.ParseList(report)
 	var err error
@@ -426,10 +447,5 @@ func run(args []string, stdout, stderr io.Writer) error {
 }
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "randominit:", err)
-		}
-		os.Exit(2)
-	}
+	os.Exit(runner.ExitCode(run(os.Args[1:], os.Stdout, os.Stderr), os.Stderr, "randominit"))
 }

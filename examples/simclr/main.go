@@ -19,6 +19,7 @@ import (
 	"github.com/disiam/disiam/augment"
 	"github.com/disiam/disiam/backbone"
 	"github.com/disiam/disiam/dataset"
+	"github.com/disiam/disiam/examples/internal/runner"
 	"github.com/disiam/disiam/knn"
 	"github.com/disiam/disiam/ssl"
 	"github.com/disiam/disiam/train"
@@ -30,7 +31,7 @@ func main() {
 	nTest := flag.Int("test", 200, "kNN query images")
 	epochs := flag.Int("epochs", 2, "epochs")
 	batch := flag.Int("batch", 64, "batch size")
-	flag.Parse()
+	runner.ParseCommandLine("simclr")
 
 	trainSet, err := dataset.Open(*data, dataset.Train)
 	check(err)

@@ -27,6 +27,7 @@ import (
 	"github.com/disiam/disiam/augment"
 	"github.com/disiam/disiam/backbone"
 	"github.com/disiam/disiam/dataset"
+	"github.com/disiam/disiam/examples/internal/runner"
 	"github.com/disiam/disiam/knn"
 	"github.com/disiam/disiam/nn"
 	"github.com/disiam/disiam/optim"
@@ -39,7 +40,7 @@ func main() {
 	nTest := flag.Int("test", 200, "kNN query images")
 	epochs := flag.Int("epochs", 2, "epochs")
 	batch := flag.Int("batch", 64, "batch size")
-	flag.Parse()
+	runner.ParseCommandLine("simsiam")
 
 	// Data: two SimSiam views of every training image.
 	train, err := dataset.Open(*data, dataset.Train)

@@ -82,11 +82,8 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	o.Register(fs)
 	fs.StringVar(&o.Eval, "eval", "", "evaluation dataset spec: its train split is the kNN bank, its test (val) split the queries (empty with -data empty: a generated demo)")
 	fs.IntVar(&o.Bank, "bank", o.Bank, "kNN bank images of the evaluation set's train split, class-balanced (0: all)")
-	if err := fs.Parse(args); err != nil {
+	if err := runner.Parse(fs, args, experiment.Rules, runner.Rules{"data": runner.OptionalDataSpec}); err != nil {
 		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	if (o.Data == "") != (o.Eval == "") {
 		return nil, errors.New("give both -data (pretraining) and -eval (evaluation), or neither for the demo")

@@ -79,6 +79,17 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.Verbose, "v", f.Verbose, "print the trainer's progress lines")
 }
 
+// Rules are the rules (runner.Validate) of the flags Register defines
+// beyond runner.Standard's: the view sets and optimizers, a kNN
+// measurement at least every epoch count, an output folder. A program
+// passes them to runner.Parse with its own.
+var Rules = runner.Rules{
+	"augment":   runner.OneOf(runner.AugmentAuto, runner.AugmentShapes, runner.AugmentMethod),
+	"optimizer": runner.OneOf(OptimizerAuto, runner.OptimizerThesis, runner.OptimizerLARS, runner.OptimizerSGD),
+	"knn-every": runner.AtLeast(1),
+	"out":       runner.NonEmpty,
+}
+
 // Check validates the settings: known backbones and methods, positive
 // sizes.
 func (f *Flags) Check() error {

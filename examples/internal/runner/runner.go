@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -93,7 +94,9 @@ type StagePlan struct {
 // ParseStages returns the stages of a run of epochs epochs in total: the
 // single stage method when chain is empty, else the comma-separated stages
 // of chain, each "METHOD" or "METHOD:EPOCHS"; at most one stage may omit
-// its epochs and gets what the others leave of epochs.
+// its epochs and gets what the others leave of epochs. The stages' epochs
+// may not add up to more than epochs (a chain shorter than epochs trains
+// only its own epochs). It does not check the method names (Chain does).
 func ParseStages(method, chain string, epochs int) ([]StagePlan, error) {
 	if epochs <= 0 {
 		return nil, fmt.Errorf("-epochs %d", epochs)
@@ -106,25 +109,31 @@ func ParseStages(method, chain string, epochs int) ([]StagePlan, error) {
 	for i, part := range strings.Split(chain, ",") {
 		name, ep, has := strings.Cut(strings.TrimSpace(part), ":")
 		p := StagePlan{Method: name}
+		if name == "" {
+			return nil, fmt.Errorf("stage %d (%q) names no method", i+1, part)
+		}
 		if has {
 			n, err := strconv.Atoi(ep)
 			if err != nil || n <= 0 {
-				return nil, fmt.Errorf("-chain %q: stage %q: bad epoch count", chain, part)
+				return nil, fmt.Errorf("stage %q: bad epoch count (want METHOD:N with N > 0)", part)
 			}
 			p.Epochs = n
 			rest -= n
 		} else {
 			if open >= 0 {
-				return nil, fmt.Errorf("-chain %q: only one stage may omit its epochs", chain)
+				return nil, errors.New("only one stage may omit its epochs")
 			}
 			open = i
 		}
 		plan = append(plan, p)
 	}
+	if open >= 0 && rest <= 0 {
+		return nil, fmt.Errorf("the other stages leave no epochs of -epochs %d for stage %q", epochs, plan[open].Method)
+	}
+	if rest < 0 {
+		return nil, fmt.Errorf("the stages take %d epochs, more than -epochs %d", epochs-rest, epochs)
+	}
 	if open >= 0 {
-		if rest <= 0 {
-			return nil, fmt.Errorf("-chain %q leaves no epochs of -epochs %d for stage %q", chain, epochs, plan[open].Method)
-		}
 		plan[open].Epochs = rest
 	}
 	return plan, nil
@@ -291,6 +300,16 @@ func (n *Networks) heads(proj, pred *ssl.Head, bb backbone.Backbone, prefix stri
 // learning rate lr (0: the method's default) and, when patience > 0, a
 // kNN plateau rule (ssl.Plateau) ending every stage but the last early.
 func (n *Networks) Stages(plan []StagePlan, lr float64, patience int, threshold float64) ([]ssl.Stage, error) {
+	switch {
+	case !(lr >= 0) || math.IsInf(lr, 0):
+		return nil, fmt.Errorf("learning rate %v, want a finite number ≥ 0 (0: the method's default)", lr)
+	case patience < 0:
+		return nil, fmt.Errorf("switch patience %d, want ≥ 0", patience)
+	case patience > 0 && (!(threshold >= 0) || math.IsInf(threshold, 0)):
+		return nil, fmt.Errorf("switch threshold %v, want a finite number ≥ 0", threshold)
+	case n.Views != 0 && n.Views < 2:
+		return nil, fmt.Errorf("%d views, want 0 (the method's default) or at least 2", n.Views)
+	}
 	var stages []ssl.Stage
 	for i, p := range plan {
 		m, err := n.Method(p.Method)

@@ -23,7 +23,10 @@ func TestParseStages(t *testing.T) {
 		{name: "two open", chain: "simclr,disiam", epochs: 4, err: "only one stage"},
 		{name: "bad count", chain: "simclr:x,disiam", epochs: 4, err: "bad epoch count"},
 		{name: "zero count", chain: "simclr:0,disiam", epochs: 4, err: "bad epoch count"},
-		{name: "nothing left", chain: "simclr:4,disiam", epochs: 4, err: "leaves no epochs"},
+		{name: "nothing left", chain: "simclr:4,disiam", epochs: 4, err: "leave no epochs"},
+		{name: "too many", chain: "simclr:10", epochs: 1, err: "the stages take 10 epochs, more than -epochs 1"},
+		{name: "too many two", chain: "simclr:2,disiam:3", epochs: 4, err: "more than -epochs 4"},
+		{name: "empty stage", chain: "simclr:2,,disiam", epochs: 4, err: "names no method"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
