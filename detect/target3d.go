@@ -180,26 +180,41 @@ type Targets3D struct {
 	NumPositive, NumImages int
 }
 
-// ClsNormalizer is 1/(positives + images), the classification loss'
-// factor (mmdetection3d's avg_factor num_pos + num_imgs).
+// avgEps is mmdetection 3.x's weight_reduce_loss epsilon, float32's
+// machine epsilon, added to every avg_factor.
+const avgEps = 1.1920928955078125e-07
+
+// ClsNormalizer is 1/(positives + images + ε), the classification loss'
+// factor (mmdetection3d's avg_factor num_pos + num_imgs; mmdetection 3.x
+// adds ε = 2⁻²³ to every avg_factor).
 func (t *Targets3D) ClsNormalizer() float64 {
-	return 1 / float64(t.NumPositive+t.NumImages)
+	return 1 / (float64(t.NumPositive+t.NumImages) + avgEps)
 }
 
-// PosNormalizer is 1/max(1, positives), the regression, direction and
-// centre-ness losses' factor.
-func (t *Targets3D) PosNormalizer() float64 { return 1 / math.Max(1, float64(t.NumPositive)) }
+// PosNormalizer is 1/(positives + ε), the factor of the regression and
+// direction losses (1 without positives, when they are empty sums).
+func (t *Targets3D) PosNormalizer() float64 {
+	if t.NumPositive == 0 {
+		return 1
+	}
+	return 1 / (float64(t.NumPositive) + avgEps)
+}
 
-// AttrNormalizer is 1/Σ AttrWeight (0 when nothing has an attribute).
+// CtrNormalizer is 1/positives, the centre-ness loss' mean (no
+// avg_factor, so no ε; 1 without positives).
+func (t *Targets3D) CtrNormalizer() float64 { return 1 / math.Max(1, float64(t.NumPositive)) }
+
+// AttrNormalizer is 1/(Σ AttrWeight + ε) (1 when nothing has an
+// attribute, an empty sum).
 func (t *Targets3D) AttrNormalizer() float64 {
 	var s float64
 	for _, w := range t.AttrWeight {
 		s += w
 	}
 	if s == 0 {
-		return 0
+		return 1
 	}
-	return 1 / s
+	return 1 / (s + avgEps)
 }
 
 // Target3DConfig holds the assignment settings of BuildTargets3D.

@@ -30,25 +30,28 @@ type TrainGraph3D struct {
 	// Targets of the last SetTargets.
 	Targets *Targets3D
 
-	model *FCOS3D
-	in    map[string]*tensor.Dense
+	tc Target3DConfig
+	in map[string]*tensor.Dense
 }
 
 // TrainingGraph builds FCOS3D and its losses on the images node x ([N, 3,
 // H, W], float32 like the parameters), as FCOSMono3DHead.loss_by_feat
 // computes them:
 //
-//	loss_cls        sigmoid focal loss (α 0.25, γ 2), Σ over points × classes / (positives + images)
-//	loss_offset     Σ_pos smooth L1 (β 1/9) × code weights 1, 1 of (Δu, Δv)/stride / positives
+//	loss_cls        sigmoid focal loss (α 0.25, γ 2), Σ over points × classes / (positives + images + ε)
+//	loss_offset     Σ_pos smooth L1 (β 1/9) × code weights 1, 1 of (Δu, Δv)/stride / (positives + ε)
 //	loss_depth      the same of exp-decoded depth in metres, weight 0.2
 //	loss_size       the same of exp-decoded (l, h, w) in metres, weights 1
 //	loss_rotsin     the same of sin(p − t) (add_sin_difference), weight 1
 //	loss_velo       the same of (vx, vz), weights 0.05
-//	loss_dir        cross-entropy of the 2 direction bins, mean over positives
-//	loss_attr       cross-entropy of the attributes weighted by the centre-ness target, / Σ weights
+//	loss_dir        cross-entropy of the 2 direction bins, / (positives + ε)
+//	loss_attr       cross-entropy of the attributes weighted by the centre-ness target, / (Σ weights + ε)
 //	loss_centerness BCE with logits against the centre-ness target, mean over positives
 //
-// (the code weights are Config3D.CodeWeights). A batch without positives
+// (the code weights are Config3D.CodeWeights; ε = 2⁻²³ is mmdetection
+// 3.x's weight_reduce_loss epsilon). Positives whose object has no
+// attribute (Attr −1) have weight 0 in loss_attr (mmdetection3d knows no
+// such objects: nuScenes' have the attribute "None"). A batch without positives
 // gives zero for all but loss_cls, as mmdetection3d's sums over an empty
 // selection do. Compile with Loss; before each Run copy the batch into x's
 // tensor and call SetTargets.
@@ -57,9 +60,15 @@ func (m *FCOS3D) TrainingGraph(x *G.Node) (*TrainGraph3D, error) {
 	if err != nil {
 		return nil, err
 	}
+	return newTrainGraph3D(m.targetConfig(), m.Config.CodeWeights, m.Config.Beta, out, x)
+}
+
+// newTrainGraph3D adds the target inputs and the losses of head outputs
+// out (of images x) to x's graph.
+func newTrainGraph3D(tc Target3DConfig, cw []float64, beta float64, out *Outputs3D, x *G.Node) (*TrainGraph3D, error) {
 	g, dt := x.Graph(), x.Dtype()
 	n, a := x.Shape()[0], len(out.Points)
-	t := &TrainGraph3D{Outputs3D: out, Images: x, model: m, in: map[string]*tensor.Dense{}}
+	t := &TrainGraph3D{Outputs3D: out, Images: x, tc: tc, in: map[string]*tensor.Dense{}}
 	input := func(name string, shape ...int) *G.Node {
 		nd, d := nn.Input(g, "fcos3d."+name, dt, shape...)
 		t.in[name] = d
@@ -74,15 +83,13 @@ func (m *FCOS3D) TrainingGraph(x *G.Node) (*TrainGraph3D, error) {
 	velo := input("velo", n, a, 2)
 	dir := input("dir", n, a)
 	ctr := input("centerness", n, a)
-	clsNorm, posNorm := input("cls_norm", 1), input("pos_norm", 1)
+	clsNorm, posNorm, ctrNorm := input("cls_norm", 1), input("pos_norm", 1), input("ctr_norm", 1)
 	var attr, attrW, attrNorm *G.Node
 	if out.Attr != nil {
 		attr, attrW, attrNorm = input("attr", n, a), input("attr_weight", n, a), input("attr_norm", 1)
 	}
 	// An empty batch until SetTargets.
-	empty := &Targets3D{NumImages: n}
-	t.fill(empty, n*a)
-	cw, beta := m.Config.CodeWeights, m.Config.Beta
+	t.fill(&Targets3D{NumImages: n}, n*a)
 	if err := nn.Build(func() {
 		t.LossNodes = []*G.Node{
 			SigmoidFocalLoss(out.Cls, cls, clsNorm, FocalAlpha, FocalGamma),
@@ -93,7 +100,7 @@ func (m *FCOS3D) TrainingGraph(x *G.Node) (*TrainGraph3D, error) {
 			SmoothL1Loss(out.Velo, velo, fg, posNorm, cw[7:9], beta),
 			CrossEntropyLoss(out.Dir, dir, fg, posNorm),
 			nil,
-			BCEWithLogitsLoss(out.Ctr, ctr, fg, posNorm),
+			BCEWithLogitsLoss(out.Ctr, ctr, fg, ctrNorm),
 		}
 		if out.Attr != nil {
 			t.LossNodes[7] = CrossEntropyLoss(out.Attr, attr, attrW, attrNorm)
@@ -135,6 +142,7 @@ func (t *TrainGraph3D) fill(tg *Targets3D, rows int) {
 	fill(t.in["centerness"], vec(tg.Ctr, rows, 0))
 	setAt(t.in["cls_norm"], 0, tg.ClsNormalizer())
 	setAt(t.in["pos_norm"], 0, tg.PosNormalizer())
+	setAt(t.in["ctr_norm"], 0, tg.CtrNormalizer())
 	if d, ok := t.in["attr"]; ok {
 		fill(d, vec(tg.Attr, rows, -1))
 		fill(t.in["attr_weight"], vec(tg.AttrWeight, rows, 0))
@@ -151,7 +159,7 @@ func (t *TrainGraph3D) SetTargets(objects [][]Object, cams []Camera) error {
 	if len(objects) != n || len(cams) != n {
 		return fmt.Errorf("detect: SetTargets: %d images of objects and %d cameras for a batch of %d", len(objects), len(cams), n)
 	}
-	tg, err := BuildTargets3D(t.model.targetConfig(), t.Levels, t.Points, objects, cams)
+	tg, err := BuildTargets3D(t.tc, t.Levels, t.Points, objects, cams)
 	if err != nil {
 		return err
 	}
