@@ -18,7 +18,7 @@ import (
 // testdata/gen_fcos3d.py (a PyTorch transcription of mmdetection3d's
 // FCOSMono3DHead.loss_by_feat).
 type fcos3dGolden struct {
-	Image   [2]int         `json:"image"`
+	Image   [2]int          `json:"image"`
 	Cameras [][3][4]float64 `json:"cameras"`
 	Objects [][]struct {
 		Box3D [9]float64 `json:"box3d"`
