@@ -2,6 +2,7 @@ package detect
 
 import (
 	"fmt"
+	"math"
 
 	G "gorgonia.org/gorgonia"
 
@@ -31,6 +32,17 @@ type Config3D struct {
 	// zero for loading a checkpoint.
 	Seed   uint64
 	NoInit bool
+	// InitDepth and InitSize, when > 0, set the initial biases of the
+	// depth and size predictors to log(InitDepth) and log(InitSize[k]),
+	// so that the untrained head predicts typical values instead of
+	// mmdetection3d's exp(0) = 1 m. With depths of 20 m and sizes of
+	// several metres, the smooth L1 losses' gradient of about 1 per
+	// positive moves the log-depth bias by little more than the learning
+	// rate per step, so short trainings (the examples, the overfitting
+	// test) start from the data's typical depth and size; 0 keeps
+	// mmdetection3d's initialization.
+	InitDepth float64
+	InitSize  [3]float64
 	// ExpClamp, when > 0, clamps the depth and size logits before exp
 	// (Head3D.ExpClamp); 0, mmdetection3d's choice, does not.
 	ExpClamp float64
@@ -167,6 +179,19 @@ func NewFCOS3D(b nn.Module, cfg Config3D) (*FCOS3D, error) {
 	m.Head = NewHead3D("bbox_head", cfg.Channels, cfg.StackedConvs, cfg.Branch, cfg.CtrChannels, cfg.Classes, cfg.Attrs,
 		len(Strides3D), cfg.Seed^0x68656164, cfg.NoInit)
 	m.Head.ExpClamp = cfg.ExpClamp
+	if !cfg.NoInit {
+		if cfg.InitDepth < 0 || cfg.InitSize[0] < 0 || cfg.InitSize[1] < 0 || cfg.InitSize[2] < 0 {
+			return nil, fmt.Errorf("detect: NewFCOS3D: InitDepth %v, InitSize %v: want ≥ 0", cfg.InitDepth, cfg.InitSize)
+		}
+		if cfg.InitDepth > 0 {
+			m.Head.Regs[RegDepth].Bias.Data()[0] = float32(math.Log(cfg.InitDepth))
+		}
+		for k, v := range cfg.InitSize {
+			if v > 0 {
+				m.Head.Regs[RegSize].Bias.Data()[k] = float32(math.Log(v))
+			}
+		}
+	}
 	return m, nil
 }
 
