@@ -28,10 +28,10 @@ func TestEvaluateClasses(t *testing.T) {
 		t.Fatalf("present classes %v", five.Classes)
 	}
 	for _, tc := range []struct {
-		name     string
-		cfg      Config
+		name      string
+		cfg       Config
 		nds, map_ float64
-		classes  int
+		classes   int
 	}{{"all ten", all, (5*0.5 + 0.5 + 0.5 + 4.0/9 + 3.0/8 + 3.0/8) / 10, 0.5, 10}, {"the five present", five, 1, 1, 5}} {
 		m, err := Evaluate(gt, pred, tc.cfg)
 		if err != nil {
