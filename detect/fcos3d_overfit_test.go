@@ -30,7 +30,7 @@ func TestFCOS3DOverfit(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: trains for about a minute")
 	}
-	epochs := 150
+	epochs := 100
 	if v, err := strconv.Atoi(os.Getenv("FCOS3D_OVERFIT_EPOCHS")); err == nil {
 		epochs = v
 	}
@@ -45,16 +45,16 @@ func TestFCOS3DOverfit(t *testing.T) {
 	in := detect.Input3D{Norm: augment.ImageNetNorm}
 	ev := &nuscenes.Evaluator{Model: m, Data: set, Batch: n, Input: in, Config: syntheticConfig()}
 	loop := &train.Loop{
-		Config: train.Config{Batch: n, Seed: 3, EvalEvery: epochs, Log: logTo()},
+		Config: train.Config{Batch: n / 2, Seed: 3, EvalEvery: epochs, Log: logTo()},
 		Stages: []train.Stage{{
 			Name: "fcos3d", Parts: train.Parts{{Module: m, Trainable: true}}, Epochs: epochs,
 			Objective: &detect.Objective3D{Model: m, H: set.H, W: set.W},
-			Data:      &detect.Data3D{Set: set, Batch: n, Seed: 4, Input: in},
+			Data:      &detect.Data3D{Set: set, Batch: n / 2, Seed: 4, Input: in},
 			Recipe: train.Recipe{
 				NewOptimizer: func(ps []*nn.Param) optim.Optimizer {
 					return detect.ClipGradNorm(optim.NewSGD(ps, optim.SGDConfig{Momentum: 0.9}), ps, 35)
 				},
-				Schedule: optim.WarmupCosine{Base: 0.01, Warmup: min(10, epochs/2), Steps: epochs},
+				Schedule: optim.WarmupCosine{Base: 0.01, Warmup: 10, Steps: 2 * epochs},
 			},
 			Evaluator: ev,
 		}},

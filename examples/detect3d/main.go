@@ -15,7 +15,7 @@
 //	go run ./examples/detect3d -mode eval -results RESULTS.json -gt kitti:/data/kitti/training
 //	go run ./examples/detect3d -mode eval -results RESULTS.json -gt mono3d:/data/nuscenes/nuscenes_infos_val_mono3d.coco.json
 //
-// Training (-mode train, the default) uses 512 training and 64 test
+// Training (-mode train, the default) uses 256 training and 64 test
 // scenes of 256×128 (synth.SyntheticDriving: cars, trucks, pedestrians,
 // traffic cones and barriers with exact 3D labels), a ResNet-18 of width
 // 16 (the quickstart's encoder) under an FPN and an FCOS3D head 64
@@ -113,9 +113,9 @@ func flags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.weights, "weights", "", "pretrained backbone (torchvision names, e.g. an SSL encoder.safetensors); empty: "+defaultWeights+" if it exists")
 	fs.BoolVar(&c.randomOnly, "random-only", false, "train from the random initialization only")
 	fs.StringVar(&c.out, "out", "detect3d-out", "output directory")
-	fs.IntVar(&c.train, "train", 512, "training scenes")
+	fs.IntVar(&c.train, "train", 256, "training scenes")
 	fs.IntVar(&c.test, "test", 64, "test scenes")
-	fs.IntVar(&c.epochs, "epochs", 12, "training epochs per model")
+	fs.IntVar(&c.epochs, "epochs", 8, "training epochs per model")
 	fs.IntVar(&c.batch, "batch", 8, "images per optimizer step")
 	fs.IntVar(&c.channels, "channels", 64, "width of the FPN and the head (a multiple of 32; FCOS3D: 256)")
 	fs.Float64Var(&c.lr, "lr", 0.01, "peak learning rate (SGD, momentum 0.9; warm-up then cosine decay)")
@@ -325,8 +325,9 @@ func writeSubmission(path string, dets [][]detect.Detection3D, names []string) e
 // kittiNames maps KITTI's classes to nuScenes detection names.
 var kittiNames = map[string]string{"Car": "car", "Pedestrian": "pedestrian", "Cyclist": "bicycle"}
 
-// groundTruth reads -gt as nuScenes boxes in the camera frame.
-func groundTruth(c config) ([]nuscenes.Box, error) {
+// groundTruth reads -gt as nuScenes boxes in the camera frame, with the
+// classes to evaluate: the synthetic scenes' five, or those present.
+func groundTruth(c config) ([]nuscenes.Box, []string, error) {
 	kind, arg, _ := strings.Cut(c.gt, ":")
 	var gt []nuscenes.Box
 	switch kind {
@@ -335,36 +336,36 @@ func groundTruth(c config) ([]nuscenes.Box, error) {
 		for i := range set.Len() {
 			b, err := nuscenes.FromObjects(nuscenes.SampleName(i), set.Objects(i), set.Classes())
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			gt = append(gt, b...)
 		}
 	case "kitti":
 		files, err := filepath.Glob(filepath.Join(arg, "label_2", "*.txt"))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if len(files) == 0 {
-			return nil, fmt.Errorf("-gt %s: no label_2/*.txt", c.gt)
+			return nil, nil, fmt.Errorf("-gt %s: no label_2/*.txt", c.gt)
 		}
 		slices.Sort(files)
 		names := []string{kittiNames["Car"], kittiNames["Pedestrian"], kittiNames["Cyclist"]}
 		for _, f := range files {
 			labels, err := kitti.ReadLabels(f)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			objs := kitti.Objects(labels, []string{"Car", "Pedestrian", "Cyclist"})
 			b, err := nuscenes.FromObjects(strings.TrimSuffix(filepath.Base(f), ".txt"), objs, names)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			gt = append(gt, b...)
 		}
 	case "mono3d":
 		m, err := nuscenes.ReadMono3D(arg)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for i, img := range m.Images {
 			sample := img.Token
@@ -373,19 +374,22 @@ func groundTruth(c config) ([]nuscenes.Box, error) {
 			}
 			b, err := nuscenes.FromObjects(sample, m.Objects[i], m.Classes)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			gt = append(gt, b...)
 		}
 	default:
-		return nil, fmt.Errorf("-gt %q: synthetic, kitti:DIR or mono3d:FILE.json", c.gt)
+		return nil, nil, fmt.Errorf("-gt %q: synthetic, kitti:DIR or mono3d:FILE.json", c.gt)
 	}
-	return gt, nil
+	if kind == "synthetic" {
+		return gt, syntheticClasses, nil
+	}
+	return gt, nuscenes.PresentClasses(gt), nil
 }
 
 // evaluate scores -results against -gt.
 func evaluate(c config, w io.Writer) error {
-	gt, err := groundTruth(c)
+	gt, classes, err := groundTruth(c)
 	if err != nil {
 		return err
 	}
@@ -394,7 +398,7 @@ func evaluate(c config, w io.Writer) error {
 		return err
 	}
 	cfg := nuscenes.DefaultConfig()
-	cfg.Classes = nuscenes.PresentClasses(gt)
+	cfg.Classes = classes
 	m, err := nuscenes.Evaluate(gt, pred, cfg)
 	if err != nil {
 		return err
