@@ -25,10 +25,15 @@ import (
 // overfitting nuScenes-mini): a small FCOS3D trained through train.Loop
 // on 8 synthetic driving scenes must fit them, reaching a nuScenes
 // detection score above 0.5 on those scenes (evaluated over the five
-// classes the scenes contain).
+// classes the scenes contain). SGD (momentum 0.9, peak learning rate
+// 0.01, warm-up and cosine decay, gradient norm clipped at 35), batches
+// of 4, 200 steps. Measured: loss 13.9 → 1.28, NDS 0.544 (mAP 0.493,
+// mATE 0.59, mASE 0.36, mAOE 0.06, mAVE 1.71, mAAE 0) in 3m47s on a
+// loaded 2-core machine; velocity, with FCOS3D's code weight 0.05, is
+// barely learned in so few steps.
 func TestFCOS3DOverfit(t *testing.T) {
 	if testing.Short() {
-		t.Skip("-short: trains for about a minute")
+		t.Skip("-short: trains for a few minutes")
 	}
 	epochs := 100
 	if v, err := strconv.Atoi(os.Getenv("FCOS3D_OVERFIT_EPOCHS")); err == nil {

@@ -280,7 +280,7 @@ type clipped struct {
 	optim.Optimizer
 	params []*nn.Param
 	max    float64
-	// LastNorm is the total gradient norm before the last step's clipping.
+	// lastNorm is the total gradient norm before the last step's clipping.
 	lastNorm float64
 }
 
