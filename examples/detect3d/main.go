@@ -23,12 +23,20 @@
 // warm-up and cosine decay, gradient clipping at 35 (FCOS3D's), random
 // horizontal flips and zooms that update the camera and the boxes
 // together, and the depth and size biases started at typical values
-// (Config3D.InitDepth, InitSize) so that a few minutes of training
-// suffice. -weights names a torchvision-named backbone file (what
+// (Config3D.InitDepth, InitSize). -weights names a torchvision-named backbone file (what
 // ssl.Trainer and the quickstart write); it is loaded into the backbone
 // with safetensors.LoadModule before the detector is built. Without
 // -weights the program uses quickstart-out/encoder.safetensors when it
 // exists and otherwise trains from the random initialization only.
+//
+// Measured on a heavily shared 2-core machine with -train 128 -test 32
+// -epochs 6 (96 steps per model, 8 minutes for both): the losses fall
+// (12.0 → 7.6) but the detectors are far from converged, mAP 0.0000
+// (random) and 0.0004 (quickstart encoder), NDS 0.070 and 0.076, and no
+// prediction scores 0.3. The same code fits 8 scenes to NDS 0.54 in 200
+// steps (the detect package's overfitting test); learning to generalize
+// needs many more steps than these defaults take (FCOS3D trains 12
+// epochs of nuScenes' 28,130 samples).
 //
 // Evaluation follows the nuScenes devkit (package detect/nuscenes) on the
 // test scenes, in the camera's ground plane (the scenes have no ego
