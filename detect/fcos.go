@@ -144,6 +144,24 @@ func NewFCOS(b nn.Module, cfg Config) (*FCOS, error) {
 		return nil, fmt.Errorf("detect: NewFCOS: Config.FrozenStages %d, want 0..5", cfg.FrozenStages)
 	}
 	m := &FCOS{Config: cfg, Backbone: b, pyr: pyr, training: true}
+	var err error
+	if m.body, m.frozenBNs, err = adoptBackbone(b, "backbone.body.", cfg.FrozenBN, cfg.FrozenStages); err != nil {
+		return nil, fmt.Errorf("detect: NewFCOS: %w", err)
+	}
+	m.FPN = NewFPN("backbone.fpn", pyr.MapChannels(), cfg.Channels, true, cfg.Seed, cfg.NoInit)
+	m.Head = NewHead("head", cfg.Channels, cfg.Classes, cfg.HeadConvs, cfg.Seed^0x68656164, cfg.NoInit)
+	return m, nil
+}
+
+// adoptBackbone takes b over for a detector: it renames b's parameters to
+// prefix + their name (EfficientNet's "features." dropped, as
+// IntermediateLayerGetter names them), freezes its BatchNorms (frozenBN)
+// and first stages (frozenStages, see Config.FrozenStages), and returns
+// the parameters of the detector's state_dict (without the classifier,
+// EfficientNet's features.8 and, with frozenBN, num_batches_tracked) and
+// the frozen BatchNorms. FCOS uses prefix "backbone.body." (torchvision),
+// FCOS3D "backbone." (mmdetection).
+func adoptBackbone(b nn.Module, prefix string, frozenBN bool, frozenStages int) (body []*nn.Param, frozen []*nn.BatchNorm, err error) {
 
 	// The body: every parameter except the classifier (and features.8).
 	skip := map[*nn.Param]bool{}
@@ -159,15 +177,15 @@ func NewFCOS(b nn.Module, cfg Config) (*FCOS, error) {
 		}
 	}
 	_, isRes := b.(*backbone.ResNet)
-	if cfg.FrozenStages > 0 && !isEff && !isRes {
-		return nil, fmt.Errorf("detect: NewFCOS: Config.FrozenStages %d needs a ResNet or an EfficientNet, not %T", cfg.FrozenStages, b)
+	if frozenStages > 0 && !isEff && !isRes {
+		return nil, nil, fmt.Errorf("Config.FrozenStages %d needs a ResNet or an EfficientNet, not %T", frozenStages, b)
 	}
-	train := trainablePrefixes(isEff, cfg.FrozenStages)
+	train := trainablePrefixes(isEff, frozenStages)
 	nbt := map[*nn.Param]bool{}
-	if cfg.FrozenBN {
+	if frozenBN {
 		bns, ok := b.(interface{ BatchNorms() []*nn.BatchNorm })
 		if !ok {
-			return nil, fmt.Errorf("detect: NewFCOS: Config.FrozenBN needs a backbone with BatchNorms(), not %T", b)
+			return nil, nil, fmt.Errorf("Config.FrozenBN needs a backbone with BatchNorms(), not %T", b)
 		}
 		for _, bn := range bns.BatchNorms() {
 			bn.Training = false
@@ -175,12 +193,12 @@ func NewFCOS(b nn.Module, cfg Config) (*FCOS, error) {
 				bn.Weight.Trainable, bn.Bias.Trainable = false, false
 			}
 			nbt[bn.NumBatchesTracked] = true
-			m.frozenBNs = append(m.frozenBNs, bn)
+			frozen = append(frozen, bn)
 		}
 	}
 	for _, p := range b.Params() {
 		if strings.HasPrefix(p.Name, "backbone.") {
-			return nil, fmt.Errorf("detect: NewFCOS: backbone parameter %q is already named for a detector (a backbone serves one detector)", p.Name)
+			return nil, nil, fmt.Errorf("backbone parameter %q is already named for a detector (a backbone serves one detector)", p.Name)
 		}
 	}
 	for _, p := range b.Params() {
@@ -194,14 +212,12 @@ func NewFCOS(b nn.Module, cfg Config) (*FCOS, error) {
 		if isEff {
 			name = strings.TrimPrefix(name, "features.")
 		}
-		p.Name = "backbone.body." + name
+		p.Name = prefix + name
 		if !nbt[p] {
-			m.body = append(m.body, p)
+			body = append(body, p)
 		}
 	}
-	m.FPN = NewFPN("backbone.fpn", pyr.MapChannels(), cfg.Channels, true, cfg.Seed, cfg.NoInit)
-	m.Head = NewHead("head", cfg.Channels, cfg.Classes, cfg.HeadConvs, cfg.Seed^0x68656164, cfg.NoInit)
-	return m, nil
+	return body, frozen, nil
 }
 
 // trainablePrefixes returns the name prefixes of the stages that stay

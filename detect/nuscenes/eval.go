@@ -29,6 +29,12 @@ type Config struct {
 	MeanAPWeight float64
 	// MaxBoxesPerSample is the most predictions a sample may have.
 	MaxBoxesPerSample int
+	// Classes are the evaluated classes (evaluated in DetectionNames
+	// order); empty means all ten. The devkit evaluates the keys of its class_range, so
+	// a configuration restricted to the classes a data set has (the five
+	// of synth.SyntheticDriving) averages mAP and the TP errors over those
+	// only; predictions of other classes are ignored.
+	Classes []string
 }
 
 // DefaultConfig returns detection_cvpr_2019: class ranges 50 m (vehicles),
@@ -67,7 +73,7 @@ type ClassMetrics struct {
 // Metrics are the results of Evaluate.
 type Metrics struct {
 	Config Config
-	// Classes in DetectionNames order.
+	// Classes in DetectionNames order (Config.Classes only).
 	Classes []ClassMetrics
 	// MAP is the mean over classes of MeanAP.
 	MAP float64
@@ -226,7 +232,21 @@ func Evaluate(gt, pred []Box, cfg Config) (*Metrics, error) {
 	var sumAP float64
 	var tpSum [5]float64
 	var tpN [5]int
-	for _, name := range DetectionNames {
+	names := DetectionNames
+	if len(cfg.Classes) > 0 {
+		names = nil
+		for _, c := range cfg.Classes {
+			if !slices.Contains(DetectionNames, c) {
+				return nil, fmt.Errorf("nuscenes: Config.Classes: %q is not a detection class", c)
+			}
+		}
+		for _, c := range DetectionNames {
+			if slices.Contains(cfg.Classes, c) {
+				names = append(names, c)
+			}
+		}
+	}
+	for _, name := range names {
 		cm := ClassMetrics{Name: name, AP: make([]float64, len(cfg.DistThs))}
 		for di, d := range cfg.DistThs {
 			md := accumulate(gs, ps, name, d)
@@ -255,7 +275,7 @@ func Evaluate(gt, pred []Box, cfg Config) (*Metrics, error) {
 		}
 		m.Classes = append(m.Classes, cm)
 	}
-	m.MAP = sumAP / float64(len(DetectionNames))
+	m.MAP = sumAP / float64(len(names))
 	total := cfg.MeanAPWeight * m.MAP
 	for e := range 5 {
 		m.TPErrors[e] = tpSum[e] / float64(tpN[e])
