@@ -153,9 +153,11 @@
 // # BLAS
 //
 // Matrix products (Linear, the convolutions) go through internal/linalg.
-// The default build uses gonum's pure-Go BLAS and needs no C toolchain.
-// Building with -tags openblas links OpenBLAS through gonum's netlib
-// binding (apt-get install libopenblas-dev), several times faster; disiam
-// parallelizes around BLAS itself, so OpenBLAS's own threading is switched
-// off. linalg.Backend says which one a binary uses.
+// The default build needs no C toolchain: float32 products run on
+// linalg's own packed GEMM with an AVX2/FMA assembly micro-kernel (gonum's
+// pure-Go BLAS on other CPUs, for float64 and with -tags purego). Building
+// with -tags openblas links OpenBLAS through gonum's netlib binding
+// (apt-get install libopenblas-dev); disiam parallelizes around BLAS
+// itself, so OpenBLAS's own threading is switched off. linalg.Backend says
+// which one a binary uses.
 package nn
