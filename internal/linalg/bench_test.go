@@ -88,7 +88,7 @@ func BenchmarkSgemmKernel(b *testing.B) {
 	cpu0 := cpuTime()
 	for range b.N {
 		for range calls {
-			sgemmKernel6x16(kc, &a[0], &bb[0], &c[0], nr, 1)
+			sgemmKernel6x16(kc, &a[0], &bb[0], &c[0], nr, 1, true)
 		}
 	}
 	cpu := cpuTime() - cpu0

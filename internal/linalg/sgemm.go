@@ -163,19 +163,23 @@ func sgemmGrid(m, n, k int) (mb, nb int) {
 // block p0 at pa[p0*mp:] (mp is m rounded up to whole panels), as packA
 // lays it out for rows 0..m; pb likewise for op(B), with np.
 func sgemmBlock(pa, pb []float32, tA, tB bool, i0, i1, j0, j1, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	for i := i0; i < i1; i++ {
-		row := c[i*ldc+j0 : i*ldc+j1]
-		switch beta {
-		case 1:
-		case 0:
-			clear(row)
-		default:
+	product := k > 0 && alpha != 0
+	// With beta 0 the first kc block overwrites C instead of adding to it:
+	// the same bits, since an accumulator that starts at +0 never holds -0,
+	// and one pass less over C.
+	if beta != 1 && (beta != 0 || !product) {
+		for i := i0; i < i1; i++ {
+			row := c[i*ldc+j0 : i*ldc+j1]
+			if beta == 0 {
+				clear(row)
+				continue
+			}
 			for j := range row {
 				row[j] *= beta
 			}
 		}
 	}
-	if k == 0 || alpha == 0 {
+	if !product {
 		return
 	}
 	kcMax := min(k, kcBlock)
@@ -195,6 +199,7 @@ func sgemmBlock(pa, pb []float32, tA, tB bool, i0, i1, j0, j1, k int, alpha floa
 		nc := min(ncBlock, j1-jc)
 		for pc := 0; pc < k; pc += kcBlock {
 			kc := min(kcBlock, k-pc)
+			add := pc > 0 || beta != 0
 			bb := bufB
 			if pb != nil {
 				bb = pb[pc*np+jc*kc:]
@@ -217,16 +222,18 @@ func sgemmBlock(pa, pb []float32, tA, tB bool, i0, i1, j0, j1, k int, alpha floa
 						ap := &ab[ir*kc]
 						ci := (ic+ir)*ldc + jc + jr
 						if mrr == mr && nrr == nr {
-							sgemmKernel6x16(kc, ap, bp, &c[ci], ldc, alpha)
+							sgemmKernel6x16(kc, ap, bp, &c[ci], ldc, alpha, add)
 							continue
 						}
 						// An edge tile: through a full 6x16 copy, so that
 						// its elements get the same operations as the
 						// others.
-						for r := range mrr {
-							copy(tile[r*nr:][:nrr], c[ci+r*ldc:][:nrr])
+						if add {
+							for r := range mrr {
+								copy(tile[r*nr:][:nrr], c[ci+r*ldc:][:nrr])
+							}
 						}
-						sgemmKernel6x16(kc, ap, bp, &tile[0], nr, alpha)
+						sgemmKernel6x16(kc, ap, bp, &tile[0], nr, alpha, add)
 						for r := range mrr {
 							copy(c[ci+r*ldc:][:nrr], tile[r*nr:][:nrr])
 						}

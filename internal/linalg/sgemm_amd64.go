@@ -5,11 +5,11 @@ package linalg
 import "golang.org/x/sys/cpu"
 
 // sgemmKernel6x16 is the AVX2/FMA micro-kernel of sgemm (sgemm_amd64.s):
-// C[6][16] (row stride ldc) += alpha·A·B for A packed as six floats per
-// step of k and B as sixteen.
+// C[6][16] (row stride ldc) = alpha·A·B + C (C not read unless add) for A
+// packed as six floats per step of k and B as sixteen.
 //
 //go:noescape
-func sgemmKernel6x16(k int, a, b, c *float32, ldc int, alpha float32)
+func sgemmKernel6x16(k int, a, b, c *float32, ldc int, alpha float32, add bool)
 
 // kernelAsm is whether sgemmKernel6x16 is the assembly one.
 const kernelAsm = true

@@ -27,13 +27,14 @@
 	VFMADD231PS  Y0, Y3, Y14       \
 	VFMADD231PS  Y1, Y3, Y15
 
-// func sgemmKernel6x16(k int, a, b, c *float32, ldc int, alpha float32)
+// func sgemmKernel6x16(k int, a, b, c *float32, ldc int, alpha float32, add bool)
 //
-// C[6][16] (row stride ldc) += alpha·(A·B) over k steps, A packed as six
-// floats per step, B as 16. Each of the 96 sums runs over p in order in
-// one FMA accumulator starting from zero, and is added to C with one more
-// FMA, so the result depends on k's blocking only.
-TEXT ·sgemmKernel6x16(SB), NOSPLIT, $0-44
+// C[6][16] (row stride ldc) = alpha·(A·B) + (add ? C : 0) over k steps, A
+// packed as six floats per step, B as 16. Each of the 96 sums runs over p
+// in order in one FMA accumulator starting from zero, and is added to C
+// with one more FMA (or multiplied by alpha), so the result depends on
+// k's blocking only.
+TEXT ·sgemmKernel6x16(SB), NOSPLIT, $0-45
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
@@ -86,6 +87,9 @@ store:
 	LEAQ         (DX)(R9*1), R10
 	LEAQ         (R10)(R9*1), R11
 	LEAQ         (R11)(R9*1), R12
+	MOVBLZX      add+44(FP), AX
+	TESTL        AX, AX
+	JE           overwrite
 	VFMADD213PS  (DX), Y0, Y4
 	VFMADD213PS  32(DX), Y0, Y5
 	VFMADD213PS  (R10), Y0, Y6
@@ -112,5 +116,35 @@ store:
 	VMOVUPS      Y13, 32(R10)
 	VMOVUPS      Y14, (R11)
 	VMOVUPS      Y15, 32(R11)
+	VZEROUPPER
+	RET
+
+overwrite:
+	VMULPS  Y0, Y4, Y4
+	VMULPS  Y0, Y5, Y5
+	VMULPS  Y0, Y6, Y6
+	VMULPS  Y0, Y7, Y7
+	VMULPS  Y0, Y8, Y8
+	VMULPS  Y0, Y9, Y9
+	VMOVUPS Y4, (DX)
+	VMOVUPS Y5, 32(DX)
+	VMOVUPS Y6, (R10)
+	VMOVUPS Y7, 32(R10)
+	VMOVUPS Y8, (R11)
+	VMOVUPS Y9, 32(R11)
+	LEAQ    (R12)(R9*1), R10
+	LEAQ    (R10)(R9*1), R11
+	VMULPS  Y0, Y10, Y10
+	VMULPS  Y0, Y11, Y11
+	VMULPS  Y0, Y12, Y12
+	VMULPS  Y0, Y13, Y13
+	VMULPS  Y0, Y14, Y14
+	VMULPS  Y0, Y15, Y15
+	VMOVUPS Y10, (R12)
+	VMOVUPS Y11, 32(R12)
+	VMOVUPS Y12, (R10)
+	VMOVUPS Y13, 32(R10)
+	VMOVUPS Y14, (R11)
+	VMOVUPS Y15, 32(R11)
 	VZEROUPPER
 	RET

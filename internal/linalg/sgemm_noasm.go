@@ -11,7 +11,7 @@ import (
 // with the same arithmetic: each sum accumulates over p from zero with
 // fused multiply-adds and is added to C with one more. sgemm uses it only
 // in tests (haveAVX2FMA is false here, so float32 products go to gonum).
-func sgemmKernel6x16(k int, a, b, c *float32, ldc int, alpha float32) {
+func sgemmKernel6x16(k int, a, b, c *float32, ldc int, alpha float32, add bool) {
 	as := unsafe.Slice(a, mr*k)
 	bs := unsafe.Slice(b, nr*k)
 	cs := unsafe.Slice(c, (mr-1)*ldc+nr)
@@ -27,7 +27,11 @@ func sgemmKernel6x16(k int, a, b, c *float32, ldc int, alpha float32) {
 	for r := range mr {
 		row := cs[r*ldc:][:nr]
 		for j := range row {
-			row[j] = fma32(alpha, t[r][j], row[j])
+			if add {
+				row[j] = fma32(alpha, t[r][j], row[j])
+			} else {
+				row[j] = alpha * t[r][j]
+			}
 		}
 	}
 }
