@@ -54,6 +54,10 @@ type customOp struct {
 	id  uint64
 	out *tensor.Dense
 	in  []*G.Node // the children, in order (gorgonia does not export them)
+	// skip is set by Compile for a backward op whose result nothing the
+	// program computes needs (the input image's gradient at a stem): it
+	// then returns its zeroed buffer without running the kernel.
+	skip bool
 }
 
 func newOp(k Kernel) *customOp { return &customOp{k: k, id: opIDs.Add(1)} }
@@ -141,8 +145,10 @@ func (op *customOp) UsePreallocDo(_ G.Value, vs ...G.Value) (G.Value, error) {
 	if op.out == nil || op.out.Dtype() != dt || !op.out.Shape().Eq(bs) {
 		op.out = tensor.New(tensor.WithShape(bs...), tensor.Of(dt))
 	}
-	if err := op.k.Forward(op.out, in); err != nil {
-		return nil, fmt.Errorf("nn: %s: %w", op.k.Name(), err)
+	if !op.skip {
+		if err := op.k.Forward(op.out, in); err != nil {
+			return nil, fmt.Errorf("nn: %s: %w", op.k.Name(), err)
+		}
 	}
 	if s.IsScalar() {
 		switch dt {

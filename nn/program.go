@@ -39,6 +39,8 @@ func Compile(g *G.ExprGraph, loss *G.Node, params []*Param) (prog *Program, err 
 		}
 	}()
 	prog = &Program{g: g, loss: loss}
+	forward := g.AllNodes()
+	forward = forward[:len(forward):len(forward)]
 	if loss != nil {
 		if !loss.IsScalar() {
 			return nil, fmt.Errorf("nn: compile: loss has shape %v, want a scalar", loss.Shape())
@@ -68,8 +70,44 @@ func Compile(g *G.ExprGraph, loss *G.Node, params []*Param) (prog *Program, err 
 			prog.grads = grads
 		}
 	}
+	skipUnneeded(g, append(append(G.Nodes{}, forward...), prog.grads...))
 	prog.vm = G.NewTapeMachine(g)
 	return prog, nil
+}
+
+// skipUnneeded marks the custom ops of g that no node of roots depends on
+// to skip their kernels. G.Grad differentiates every input of every op on
+// the way, such as the image's gradient at a stem convolution or the
+// gradient of a constant in the loss; those nodes stay in the tape
+// (dropping them from the graph would change gorgonia's register
+// allocation, which lets an element-wise op overwrite an input it reads
+// last, and a caller may read that input after Run), but their kernels
+// cost nothing. roots are the nodes that existed before the backward pass
+// (callers may read any of them) and the parameters' gradients.
+func skipUnneeded(g *G.ExprGraph, roots G.Nodes) {
+	needed := map[int64]bool{}
+	stack := append(G.Nodes(nil), roots...)
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if needed[n.ID()] {
+			continue
+		}
+		needed[n.ID()] = true
+		if op, ok := n.Op().(*customOp); ok {
+			stack = append(stack, op.in...)
+			continue
+		}
+		it := g.From(n.ID())
+		for it.Next() {
+			stack = append(stack, it.Node().(*G.Node))
+		}
+	}
+	for _, n := range g.AllNodes() {
+		if op, ok := n.Op().(*customOp); ok {
+			op.skip = !needed[n.ID()]
+		}
+	}
 }
 
 // Run executes the program once: forward, then backward if it has a loss.
