@@ -48,7 +48,7 @@ func Compile(g *G.ExprGraph, loss *G.Node, params []*Param) (prog *Program, err 
 		var wrt G.Nodes
 		reach := reachability(loss)
 		for _, p := range params {
-			n, ok := p.nodes[g]
+			n, ok := p.nodeIn(g)
 			if !ok {
 				continue
 			}
