@@ -58,6 +58,12 @@ type customOp struct {
 	// program computes needs (the input image's gradient at a stem): it
 	// then returns its zeroed buffer without running the kernel.
 	skip bool
+	// arena, when not nil, provides the output buffer (see arena): users
+	// is how many inputs of custom ops read this one, left how many of
+	// them have yet to run in this run, slot the buffer's index.
+	arena       *arena
+	users, left int
+	slot        int
 }
 
 func newOp(k Kernel) *customOp { return &customOp{k: k, id: opIDs.Add(1)} }
@@ -142,7 +148,10 @@ func (op *customOp) UsePreallocDo(_ G.Value, vs ...G.Value) (G.Value, error) {
 	if s.IsScalar() {
 		bs = tensor.Shape{1} // kernels see a scalar output as a 1-element buffer
 	}
-	if op.out == nil || op.out.Dtype() != dt || !op.out.Shape().Eq(bs) {
+	if op.arena != nil {
+		op.arenaOut(dt, bs)
+		op.left = op.users
+	} else if op.out == nil || op.out.Dtype() != dt || !op.out.Shape().Eq(bs) {
 		op.out = tensor.New(tensor.WithShape(bs...), tensor.Of(dt))
 	}
 	if !op.skip {
@@ -150,6 +159,7 @@ func (op *customOp) UsePreallocDo(_ G.Value, vs ...G.Value) (G.Value, error) {
 			return nil, fmt.Errorf("nn: %s: %w", op.k.Name(), err)
 		}
 	}
+	op.release()
 	if s.IsScalar() {
 		switch dt {
 		case tensor.Float32:

@@ -21,6 +21,7 @@ func Input(g *G.ExprGraph, name string, dt tensor.Dtype, shape ...int) (*G.Node,
 // once, and Run it for every batch: buffers are reused between runs.
 type Program struct {
 	g       *G.ExprGraph
+	arena   *arena // buffers of the backward intermediates
 	vm      G.VM
 	loss    *G.Node
 	params  []*Param
@@ -71,6 +72,10 @@ func Compile(g *G.ExprGraph, loss *G.Node, params []*Param) (prog *Program, err 
 		}
 	}
 	skipUnneeded(g, append(append(G.Nodes{}, forward...), prog.grads...))
+	if prog.grads != nil && useArena {
+		prog.arena = new(arena)
+		planArena(g, prog.arena, g.AllNodes()[len(forward):], prog.grads)
+	}
 	prog.vm = G.NewTapeMachine(g)
 	return prog, nil
 }
@@ -113,6 +118,9 @@ func skipUnneeded(g *G.ExprGraph, roots G.Nodes) {
 // Run executes the program once: forward, then backward if it has a loss.
 func (p *Program) Run() error {
 	defer p.vm.Reset()
+	if p.arena != nil {
+		p.arena.reset()
+	}
 	if err := p.vm.RunAll(); err != nil {
 		return err
 	}
