@@ -162,6 +162,11 @@ func sgdUpdate(p, g, buf []float32, u update, first bool, lr, momentum, dampenin
 			}
 		case first:
 			bb := buf[lo:hi]
+			if useFMA && !nesterov && len(pp) >= 8 {
+				n := len(pp) / 8 * 8
+				sgdMomentumAVX2(n, &pp[0], &gg[0], &bb[0], u.wd, u.scaleOr1(), 0, 0, lr32, true)
+				pp, gg, bb = pp[n:], gg[n:], bb[n:]
+			}
 			for i := range pp {
 				d := u.grad(gg[i], pp[i])
 				bb[i] = d
@@ -182,11 +187,7 @@ func sgdUpdate(p, g, buf []float32, u update, first bool, lr, momentum, dampenin
 			if useFMA && len(pp) >= 8 {
 				// The same operations, eight lanes at a time.
 				n := len(pp) / 8 * 8
-				scale := float32(1)
-				if u.scaled {
-					scale = u.scale
-				}
-				sgdMomentumAVX2(n, &pp[0], &gg[0], &bb[0], u.wd, scale, m32, damp32, lr32)
+				sgdMomentumAVX2(n, &pp[0], &gg[0], &bb[0], u.wd, u.scaleOr1(), m32, damp32, lr32, false)
 				pp, gg, bb = pp[n:], gg[n:], bb[n:]
 			}
 			for i := range pp {
@@ -195,6 +196,14 @@ func sgdUpdate(p, g, buf []float32, u update, first bool, lr, momentum, dampenin
 			}
 		}
 	})
+}
+
+// scaleOr1 is the factor of the update direction: 1 (exact) when unscaled.
+func (u update) scaleOr1() float32 {
+	if u.scaled {
+		return u.scale
+	}
+	return 1
 }
 
 // grad returns the update direction of one element with gradient g and

@@ -8,12 +8,11 @@ import "golang.org/x/sys/cpu"
 // instructions of update_amd64.s.
 var useFMA = cpu.X86.HasAVX && cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
-// sgdMomentumAVX2 is the momentum step of sgdUpdate (no Nesterov, not the
-// first step) on n elements, n a positive multiple of 8, with the float32
-// FMA instruction.
+// sgdMomentumAVX2 is the momentum step of sgdUpdate without Nesterov on n
+// elements, n a positive multiple of 8, with the float32 FMA instruction.
 //
 //go:noescape
-func sgdMomentumAVX2(n int, p, grad, b *float32, wd, scale, m, damp, lr float32)
+func sgdMomentumAVX2(n int, p, grad, b *float32, wd, scale, m, damp, lr float32, first bool)
 
 // emaAVX2 is EMA's t = t*a + o*b on n elements, n a positive multiple of
 // 8.

@@ -14,12 +14,19 @@
 	VMOVUPS     Y1, (DX)    \
 	VMOVUPS     Y2, (DI)
 
-// func sgdMomentumAVX2(n int, p, grad, b *float32, wd, scale, m, damp, lr float32)
+// FIRST is MOMENTUM at a parameter's first step: b = d, p = fma(lr, d, p).
+#define FIRST \
+	VMULPS      Y11, Y0, Y0 \
+	VFMADD231PS Y0, Y14, Y2 \
+	VMOVUPS     Y0, (DX)    \
+	VMOVUPS     Y2, (DI)
+
+// func sgdMomentumAVX2(n int, p, grad, b *float32, wd, scale, m, damp, lr float32, first bool)
 //
 // For i < n (a positive multiple of 8): d = fma(wd, p, g) (d = g when wd
-// is 0), d *= scale, b = fma(damp, d, b*m), p = fma(lr, b, p), every
-// operation rounded once to float32.
-TEXT ·sgdMomentumAVX2(SB), NOSPLIT, $0-52
+// is 0), d *= scale, b = fma(damp, d, b*m) (b = d when first),
+// p = fma(lr, b, p), every operation rounded once to float32.
+TEXT ·sgdMomentumAVX2(SB), NOSPLIT, $0-53
 	MOVQ         n+0(FP), CX
 	MOVQ         p+8(FP), DI
 	MOVQ         grad+16(FP), SI
@@ -30,6 +37,9 @@ TEXT ·sgdMomentumAVX2(SB), NOSPLIT, $0-52
 	VBROADCASTSS damp+44(FP), Y13
 	VBROADCASTSS lr+48(FP), Y14
 	SHRQ         $3, CX
+	MOVBLZX      first+52(FP), BX
+	TESTL        BX, BX
+	JNE          firstloop
 	MOVL         wd+32(FP), AX
 	TESTL        $0x7fffffff, AX
 	JE           nowd
@@ -56,6 +66,36 @@ nowd:
 	ADDQ    $32, DX
 	DECQ    CX
 	JNE     nowd
+	VZEROUPPER
+	RET
+
+firstloop:
+	MOVL  wd+32(FP), AX
+	TESTL $0x7fffffff, AX
+	JE    firstnowd
+
+firstwd:
+	VMOVUPS     (SI), Y0
+	VMOVUPS     (DI), Y2
+	VFMADD231PS Y2, Y10, Y0
+	FIRST
+	ADDQ        $32, SI
+	ADDQ        $32, DI
+	ADDQ        $32, DX
+	DECQ        CX
+	JNE         firstwd
+	VZEROUPPER
+	RET
+
+firstnowd:
+	VMOVUPS (SI), Y0
+	VMOVUPS (DI), Y2
+	FIRST
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	ADDQ    $32, DX
+	DECQ    CX
+	JNE     firstnowd
 	VZEROUPPER
 	RET
 

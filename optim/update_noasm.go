@@ -4,7 +4,7 @@ package optim
 
 const useFMA = false
 
-func sgdMomentumAVX2(n int, p, grad, b *float32, wd, scale, m, damp, lr float32) {
+func sgdMomentumAVX2(n int, p, grad, b *float32, wd, scale, m, damp, lr float32, first bool) {
 	panic("optim: no assembly")
 }
 

@@ -65,18 +65,28 @@ func TestUpdateAssemblyMatchesGo(t *testing.T) {
 		return s
 	}
 	p0, g, b0 := rnd(), rnd(), rnd()
-	for _, u := range []update{{}, {wd: 1e-4}, {wd: 1e-2, scale: 0.37, scaled: true}, {scale: 3, scaled: true}} {
+	for _, tc := range []struct {
+		u     update
+		first bool
+	}{{update{}, false}, {update{wd: 1e-4}, false}, {update{wd: 1e-2, scale: 0.37, scaled: true}, false}, {update{scale: 3, scaled: true}, false},
+		{update{}, true}, {update{wd: 1e-4}, true}, {update{wd: 1e-2, scale: 0.37, scaled: true}, true}} {
+		u := tc.u
 		pa, ba := append([]float32(nil), p0...), append([]float32(nil), b0...)
-		sgdUpdate(pa, g, ba, u, false, 0.03, 0.9, 0.25, false)
+		sgdUpdate(pa, g, ba, u, tc.first, 0.03, 0.9, 0.25, false)
 		pg, bg := append([]float32(nil), p0...), append([]float32(nil), b0...)
 		m32, damp32, lr32 := float32(0.9), float32(0.75), float32(-0.03)
 		for i := range pg {
+			if tc.first {
+				bg[i] = u.grad(g[i], pg[i])
+				pg[i] = fma32(lr32, bg[i], pg[i])
+				continue
+			}
 			bg[i] = fma32(damp32, u.grad(g[i], pg[i]), bg[i]*m32)
 			pg[i] = fma32(lr32, bg[i], pg[i])
 		}
 		for i := range pg {
 			if math.Float32bits(pa[i]) != math.Float32bits(pg[i]) || math.Float32bits(ba[i]) != math.Float32bits(bg[i]) {
-				t.Fatalf("%+v: element %d: p %v b %v, Go p %v b %v", u, i, pa[i], ba[i], pg[i], bg[i])
+				t.Fatalf("%+v first=%v: element %d: p %v b %v, Go p %v b %v", u, tc.first, i, pa[i], ba[i], pg[i], bg[i])
 			}
 		}
 	}
