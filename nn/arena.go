@@ -83,6 +83,9 @@ func (op *customOp) arenaOut(dt tensor.Dtype, bs tensor.Shape) {
 // release hands back the buffers of op's managed inputs whose last reader
 // op is.
 func (op *customOp) release() {
+	if _, ok := op.k.(arenaSink); ok {
+		return // not a reader: it only keeps the registers (see planArena)
+	}
 	for _, c := range op.in {
 		in, ok := c.Op().(*customOp)
 		if !ok || in.arena == nil || in.slot < 0 {
@@ -101,7 +104,16 @@ func (op *customOp) release() {
 
 // planArena gives the managed ops of g (see arena) the arena a. backward
 // are the nodes G.Grad created, grads the parameters' gradients.
-func planArena(g *G.ExprGraph, a *arena, backward, grads G.Nodes) {
+//
+// gorgonia's tape reuses a register once its node's last reader has run,
+// and one of its own ops given a register that still holds an old value
+// writes its result into that value's memory: into an arena buffer that
+// may belong to a later op by then. So planArena adds a node that reads
+// every managed node and every gradient and does nothing: it runs last,
+// the managed nodes' registers stay theirs until then, and only the arena
+// decides when their buffers are free. It returns false, changing
+// nothing, where the nodes do not share one dtype.
+func planArena(g *G.ExprGraph, a *arena, backward, grads G.Nodes) bool {
 	isGrad := map[int64]bool{}
 	for _, n := range grads {
 		isGrad[n.ID()] = true
@@ -122,14 +134,47 @@ func planArena(g *G.ExprGraph, a *arena, backward, grads G.Nodes) {
 			foreign[it.Node().ID()] = true
 		}
 	}
+	var managed G.Nodes
 	for _, n := range backward {
 		op, ok := n.Op().(*customOp)
 		if !ok || op.skip || isGrad[n.ID()] || foreign[n.ID()] || readers[n.ID()] == 0 {
 			continue
 		}
+		if n.Dtype() != grads[0].Dtype() {
+			return false
+		}
+		managed = append(managed, n)
+	}
+	if len(managed) == 0 {
+		return false
+	}
+	for _, n := range grads {
+		if n.Dtype() != grads[0].Dtype() {
+			return false
+		}
+	}
+	ins := append(append(G.Nodes(nil), managed...), grads...)
+	dims := make([]int, len(ins))
+	for i, n := range ins {
+		dims[i] = n.Dims()
+	}
+	Apply(arenaSink{dims}, ins...)
+	for _, n := range managed {
+		op := n.Op().(*customOp)
 		op.arena, op.users, op.out = a, readers[n.ID()], nil
 	}
+	return true
 }
+
+// arenaSink is the last node of a program with an arena (see planArena):
+// it reads the managed nodes and the gradients and computes nothing.
+type arenaSink struct{ dims []int }
+
+func (k arenaSink) Name() string                                  { return "ArenaSink" }
+func (k arenaSink) InDims() []int                                 { return k.dims }
+func (k arenaSink) OutDims() int                                  { return 0 }
+func (k arenaSink) OutShape([]tensor.Shape) (tensor.Shape, error) { return tensor.ScalarShape(), nil }
+func (k arenaSink) Forward(*tensor.Dense, []*tensor.Dense) error  { return nil }
 
 // useArena switches the arena on; tests compare with it off.
 var useArena = true

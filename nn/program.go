@@ -74,7 +74,9 @@ func Compile(g *G.ExprGraph, loss *G.Node, params []*Param) (prog *Program, err 
 	skipUnneeded(g, append(append(G.Nodes{}, forward...), prog.grads...))
 	if prog.grads != nil && useArena {
 		prog.arena = new(arena)
-		planArena(g, prog.arena, g.AllNodes()[len(forward):], prog.grads)
+		if !planArena(g, prog.arena, g.AllNodes()[len(forward):], prog.grads) {
+			prog.arena = nil
+		}
 	}
 	prog.vm = G.NewTapeMachine(g)
 	return prog, nil
