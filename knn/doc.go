@@ -57,17 +57,18 @@
 // # Speed and memory
 //
 // The similarity matrix is never held whole. Each worker of
-// internal/parallel takes a block of up to 512 queries, multiplies it by
-// the bank 1024 rows at a time with one linalg.Gemm call (OpenBLAS with
-// -tags openblas, gonum otherwise) and streams every row of similarities
-// through a bounded top-K selection: a threshold scan (AVX2 on amd64) that
-// appends the few candidates above the current K-th best to a buffer of
-// 2K entries, compacted by quickselect when full. Nothing is fully sorted
-// unless Neighbours asks for the order. Memory beyond the bank is about
-// 32 MiB per worker at most (the query block shrinks for very large K),
-// whatever the number of queries. On the 2-core benchmark machine this
-// classifies 10,000 queries against a 50,000×512 bank (k = 200) faster
-// than PyTorch does: see bench/knn.md and BenchmarkEvaluate.
+// internal/parallel takes a block of up to 512 queries, multiplies it by the
+// bank 1024 rows at a time with one linalg.Gemm call (linalg's native
+// AVX2/FMA kernel in the default build, OpenBLAS with -tags openblas) and
+// streams every row of similarities through a bounded top-K selection: a
+// threshold scan (AVX2 on amd64) that appends the few candidates above the
+// current K-th best to a buffer of 2K entries, compacted by quickselect when
+// full. Nothing is fully sorted unless Neighbours asks for the order. Memory
+// beyond the bank is about 32 MiB per worker at most (the query block
+// shrinks for very large K), whatever the number of queries. On the 2-core
+// benchmark machine this classifies 10,000 queries against a 50,000×512 bank
+// (k = 200) faster than PyTorch does: see bench/knn.md and
+// BenchmarkEvaluate.
 //
 // # Precision and reproducibility
 //

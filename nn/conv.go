@@ -34,9 +34,8 @@ import (
 //
 // The kernels pick a strategy from the shapes (all float32 or float64,
 // multi-threaded with internal/parallel). Their GEMMs go to OpenBLAS with
-// -tags openblas; in the default build float32 GEMMs run on an AVX2/FMA
-// assembly kernel of this package (conv_sgemm.go) where the CPU has one,
-// everything else on gonum.
+// -tags openblas; in the default build float32 GEMMs run on internal/linalg's
+// packed AVX2/FMA kernel where the CPU has one, everything else on gonum.
 //
 //   - Taps that read only padding for every output position are dropped
 //     (at a 1x1 plane with padding 1, eight of a 3x3 kernel's nine).
@@ -259,8 +258,8 @@ func (p convParams) plan(cache **convPlan, x, w tensor.Shape) (*convPlan, error)
 	pl.depth = p.groups == s.c && p.groups > 1
 	pl.linear = pl.hw == 1 && pl.p == 1 && pl.ka == 1
 	pl.point = s.kh == 1 && s.kw == 1 && p.stride == 1 && p.pad == 0
-	// sgemm computes C in tiles 16 columns wide: per-image products need
-	// planes of 16 outputs to use them.
+	// linalg's native kernel computes C in tiles 16 columns wide:
+	// per-image products need planes of 16 outputs to use them.
 	pl.perImg = pl.p >= convPaths.perImageMinP || pl.point && convPaths.pointPerImg && (pl.p >= 16 || !useSgemm)
 	pl.gather = !pl.point && s.ow < gatherMaxOW && (s.h+2*p.pad)*(s.w+2*p.pad) < 1<<31
 	if pl.gather {

@@ -243,27 +243,24 @@ func unpackGrad[T linalg.Float](pl *convPlan, dw, dwp []T, b *scratch[T]) {
 }
 
 var (
-	// gonumBLAS is whether linalg runs gonum's pure-Go BLAS.
-	gonumBLAS = linalg.Backend == "gonum"
-	// useSgemm is whether gemm runs float32 products with sgemm
-	// (conv_sgemm.go) instead of gonum's.
-	useSgemm = gonumBLAS && haveAVX2FMA()
+	// gonumBLAS is whether linalg runs gonum's pure-Go BLAS for the
+	// products that do not go to its native float32 kernel.
+	gonumBLAS = linalg.Backend != "openblas"
+	// useSgemm is whether float32 products run on linalg's native kernel
+	// (the default build on CPUs with AVX2 and FMA).
+	useSgemm = linalg.Native
 )
 
-// gemm is linalg.Gemm with alpha 1, computed on the calling goroutine. In
-// the default build float32 products go to sgemm where the CPU has AVX2.
-// gonum's Sgemm hands products of four or more 64x64 blocks of C to
-// goroutines of its own, which would oversubscribe the kernels' workers,
-// so under gonum C is computed in pieces of at most three such blocks.
+// gemm is linalg.Gemm with alpha 1, computed on the calling goroutine.
+// gonum's Sgemm and Dgemm hand products of four or more 64x64 blocks of C
+// to goroutines of their own, which would oversubscribe the kernels'
+// workers, so under gonum C is computed in pieces of at most three such
+// blocks; linalg's native float32 kernel and OpenBLAS (one thread) take C
+// whole.
 func gemm[T linalg.Float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
-	if useSgemm {
-		if c32, ok := any(c).([]float32); ok {
-			sgemm(tA, tB, m, n, k, any(a).([]float32), lda, any(b).([]float32), ldb, float32(beta), c32, ldc)
-			return
-		}
-	}
 	const tm, tn = 64, 192
-	if !gonumBLAS || m <= tm && n <= tn || m <= 3*tm && n <= tm {
+	_, f32 := any(c).([]float32)
+	if f32 && useSgemm || !gonumBLAS || m <= tm && n <= tn || m <= 3*tm && n <= tm {
 		linalg.Gemm(tA, tB, m, n, k, 1, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
@@ -286,16 +283,21 @@ func gemm[T linalg.Float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb i
 	}
 }
 
-// pgemm is gemm split over the larger of C's dimensions into blocks that
-// depend only on the sizes, run concurrently. Every element of C is
-// computed by one call over the full k, so the result does not depend on
-// parallel.Workers.
+// pgemm is gemm split over the cores. Float32 products on linalg's native
+// kernel go to linalg.ParallelGemm; others are split over the larger of
+// C's dimensions into blocks that depend only on the sizes. Either way
+// every element of C is computed by one call over the full k, so the
+// result does not depend on parallel.Workers.
 func pgemm[T linalg.Float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	const (
 		minFlops = 1 << 22 // below this one call is cheaper than a split
 		blocks   = 4       // target number of blocks
 		align    = 16
 	)
+	if _, f32 := any(c).([]float32); f32 && useSgemm {
+		linalg.ParallelGemm(tA, tB, m, n, k, 1, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
 	if 2*m*n*k < minFlops || max(m, n) < 2*align {
 		gemm(tA, tB, m, n, k, a, lda, b, ldb, beta, c, ldc)
 		return

@@ -68,7 +68,12 @@
 //
 // An op owns its output buffer: it is allocated on the first run and
 // reused by every later one, so a node's Value is valid until the next Run
-// of its Program; copy what must outlive it. Ops never modify their
+// of its Program; copy what must outlive it. The exception are the
+// gradients flowing inside the backward pass, which nobody can read: they
+// share an arena of buffers, each handed back once its last reader has
+// run (as PyTorch frees them), and backward ops whose results no
+// parameter's gradient needs (the image's gradient at the stem) are not
+// computed at all. Ops never modify their
 // inputs. Input returns the tensor bound to an input node; fill it in place
 // (copy into its Data()) before each Run. Layers keep per-application
 // state (BatchNorm's batch statistics, MaxPool2d's argmax, a Dropout mask's
@@ -156,9 +161,11 @@
 // # BLAS
 //
 // Matrix products (Linear, the convolutions) go through internal/linalg.
-// The default build uses gonum's pure-Go BLAS and needs no C toolchain.
-// Building with -tags openblas links OpenBLAS through gonum's netlib
-// binding (apt-get install libopenblas-dev), several times faster; disiam
-// parallelizes around BLAS itself, so OpenBLAS's own threading is switched
-// off. linalg.Backend says which one a binary uses.
+// The default build needs no C toolchain: float32 products run on
+// linalg's own packed GEMM with an AVX2/FMA assembly micro-kernel (gonum's
+// pure-Go BLAS on other CPUs, for float64 and with -tags purego). Building
+// with -tags openblas links OpenBLAS through gonum's netlib binding
+// (apt-get install libopenblas-dev); disiam parallelizes around BLAS
+// itself, so OpenBLAS's own threading is switched off. linalg.Backend says
+// which one a binary uses.
 package nn

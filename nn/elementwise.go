@@ -90,13 +90,17 @@ func unaryForward[T floating](u unary, y, x []T) {
 			for i, v := range x {
 				y[i] = max(v, 0)
 			}
-		case opSiLU:
-			for i, v := range x {
-				y[i] = T(float64(v) * sigmoid64(float64(v)))
+		case opSiLU, opSigmoid:
+			if y32, ok := any(y).([]float32); ok {
+				sigmoidSlice(y32, any(x).([]float32), u == opSiLU)
+				return
 			}
-		case opSigmoid:
 			for i, v := range x {
-				y[i] = T(sigmoid64(float64(v)))
+				s := sigmoid64(float64(v))
+				if u == opSiLU {
+					s *= float64(v)
+				}
+				y[i] = T(s)
 			}
 		}
 	})
@@ -117,6 +121,10 @@ func unaryBackward[T floating](u unary, dx, x, y, dy []T) {
 				reluGrad64(dx, any(y).([]float64), any(dy).([]float64))
 			}
 		case opSiLU:
+			if dx32, ok := any(dx).([]float32); ok {
+				siluGradSlice(dx32, any(x).([]float32), any(dy).([]float32))
+				return
+			}
 			for i, v := range x {
 				s := sigmoid64(float64(v))
 				dx[i] = T(float64(dy[i]) * s * (1 + float64(v)*(1-s)))
@@ -214,12 +222,14 @@ func (k unaryGradKernel) Forward(out *tensor.Dense, in []*tensor.Dense) error {
 func ReLU(x *G.Node) *G.Node { return Apply(unaryKernel{opReLU, x.Dims()}, x) }
 
 // SiLU returns x*sigmoid(x) element-wise (torch.nn.functional.silu, also
-// called swish), the activation of EfficientNet.
+// called swish), the activation of EfficientNet, in float32 like Sigmoid;
+// its gradient is PyTorch's dy*s*(1+x*(1-s)) with s = sigmoid(x).
 func SiLU(x *G.Node) *G.Node { return Apply(unaryKernel{opSiLU, x.Dims()}, x) }
 
 // Sigmoid returns 1/(1+exp(-x)) element-wise (torch.sigmoid), the gate of
-// squeeze-and-excitation. It is computed in float64 and rounded, so it
-// saturates to exactly 0 and 1 only where float32 cannot tell them apart.
+// squeeze-and-excitation. Float32 is computed in float32 as PyTorch does,
+// within a few ulps of the true value (AVX2 on amd64; see sigmoid32.go);
+// float64 through math.Exp.
 func Sigmoid(x *G.Node) *G.Node { return Apply(unaryKernel{opSigmoid, x.Dims()}, x) }
 
 // Add returns a + b for two tensors of the same shape (the residual

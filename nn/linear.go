@@ -12,8 +12,8 @@ import (
 
 // LinearOp returns x Wᵀ + b for x [N, In], w [Out, In] and b [Out], or
 // x Wᵀ when b is nil: torch.nn.functional.linear. The product runs through
-// internal/linalg (gonum, or OpenBLAS with -tags openblas), split by rows
-// over the cores; gradients are dy W for x, dyᵀ x for w and the column sums
+// internal/linalg (its native float32 GEMM, gonum, or OpenBLAS with -tags
+// openblas), split over the cores; gradients are dy W for x, dyᵀ x for w and the column sums
 // of dy for b.
 func LinearOp(x, w, b *G.Node) *G.Node {
 	if x.Dims() != 2 || w.Dims() != 2 {

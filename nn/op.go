@@ -54,6 +54,16 @@ type customOp struct {
 	id  uint64
 	out *tensor.Dense
 	in  []*G.Node // the children, in order (gorgonia does not export them)
+	// skip is set by Compile for a backward op whose result nothing the
+	// program computes needs (the input image's gradient at a stem): it
+	// then returns its zeroed buffer without running the kernel.
+	skip bool
+	// arena, when not nil, provides the output buffer (see arena): users
+	// is how many inputs of custom ops read this one, left how many of
+	// them have yet to run in this run, slot the buffer's index.
+	arena       *arena
+	users, left int
+	slot        int
 }
 
 func newOp(k Kernel) *customOp { return &customOp{k: k, id: opIDs.Add(1)} }
@@ -138,12 +148,18 @@ func (op *customOp) UsePreallocDo(_ G.Value, vs ...G.Value) (G.Value, error) {
 	if s.IsScalar() {
 		bs = tensor.Shape{1} // kernels see a scalar output as a 1-element buffer
 	}
-	if op.out == nil || op.out.Dtype() != dt || !op.out.Shape().Eq(bs) {
+	if op.arena != nil {
+		op.arenaOut(dt, bs)
+		op.left = op.users
+	} else if op.out == nil || op.out.Dtype() != dt || !op.out.Shape().Eq(bs) {
 		op.out = tensor.New(tensor.WithShape(bs...), tensor.Of(dt))
 	}
-	if err := op.k.Forward(op.out, in); err != nil {
-		return nil, fmt.Errorf("nn: %s: %w", op.k.Name(), err)
+	if !op.skip {
+		if err := op.k.Forward(op.out, in); err != nil {
+			return nil, fmt.Errorf("nn: %s: %w", op.k.Name(), err)
+		}
 	}
+	op.release()
 	if s.IsScalar() {
 		switch dt {
 		case tensor.Float32:

@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"sync/atomic"
+	"weak"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -21,8 +22,14 @@ type Param struct {
 	Value     *tensor.Dense
 	Trainable bool // false for buffers such as running_mean
 
-	id    uint64
-	nodes map[*G.ExprGraph]*G.Node
+	id uint64
+	// nodes maps each graph that reads the parameter to its node there,
+	// through weak pointers: a parameter outlives many graphs (every
+	// training stage, every evaluation builds one), and a strong map
+	// would keep each graph, its nodes and their buffers alive as long as
+	// the model. The node lives as long as its graph does (the graph
+	// holds it), and entries of collected graphs are dropped.
+	nodes map[weak.Pointer[G.ExprGraph]]weak.Pointer[G.Node]
 	// Grad is the gradient of the last loss computed by a Program that
 	// differentiates this parameter (nil before that).
 	Grad *tensor.Dense
@@ -58,17 +65,28 @@ func (p *Param) Node(g *G.ExprGraph) *G.Node {
 	if p.id == 0 {
 		p.id = paramIDs.Add(1)
 	}
-	if n, ok := p.nodes[g]; ok {
+	if n, ok := p.nodeIn(g); ok {
 		return n
 	}
 	if p.nodes == nil {
-		p.nodes = map[*G.ExprGraph]*G.Node{}
+		p.nodes = map[weak.Pointer[G.ExprGraph]]weak.Pointer[G.Node]{}
+	}
+	for k, v := range p.nodes {
+		if k.Value() == nil || v.Value() == nil {
+			delete(p.nodes, k)
+		}
 	}
 	s := p.Value.Shape()
 	n := G.NewTensor(g, p.Value.Dtype(), s.Dims(), G.WithShape(s.Clone()...),
 		G.WithName(fmt.Sprintf("%s#%d", p.Name, p.id)), G.WithValue(p.Value))
-	p.nodes[g] = n
+	p.nodes[weak.Make(g)] = weak.Make(n)
 	return n
+}
+
+// nodeIn returns the parameter's node in g, if Node has made one.
+func (p *Param) nodeIn(g *G.ExprGraph) (*G.Node, bool) {
+	n := p.nodes[weak.Make(g)].Value()
+	return n, n != nil
 }
 
 // Module is anything that owns parameters: a layer, a block, a backbone, a

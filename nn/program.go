@@ -21,6 +21,7 @@ func Input(g *G.ExprGraph, name string, dt tensor.Dtype, shape ...int) (*G.Node,
 // once, and Run it for every batch: buffers are reused between runs.
 type Program struct {
 	g       *G.ExprGraph
+	arena   *arena // buffers of the backward intermediates
 	vm      G.VM
 	loss    *G.Node
 	params  []*Param
@@ -39,6 +40,8 @@ func Compile(g *G.ExprGraph, loss *G.Node, params []*Param) (prog *Program, err 
 		}
 	}()
 	prog = &Program{g: g, loss: loss}
+	forward := g.AllNodes()
+	forward = forward[:len(forward):len(forward)]
 	if loss != nil {
 		if !loss.IsScalar() {
 			return nil, fmt.Errorf("nn: compile: loss has shape %v, want a scalar", loss.Shape())
@@ -46,7 +49,7 @@ func Compile(g *G.ExprGraph, loss *G.Node, params []*Param) (prog *Program, err 
 		var wrt G.Nodes
 		reach := reachability(loss)
 		for _, p := range params {
-			n, ok := p.nodes[g]
+			n, ok := p.nodeIn(g)
 			if !ok {
 				continue
 			}
@@ -68,13 +71,58 @@ func Compile(g *G.ExprGraph, loss *G.Node, params []*Param) (prog *Program, err 
 			prog.grads = grads
 		}
 	}
+	skipUnneeded(g, append(append(G.Nodes{}, forward...), prog.grads...))
+	if prog.grads != nil && useArena {
+		prog.arena = new(arena)
+		if !planArena(g, prog.arena, g.AllNodes()[len(forward):], prog.grads) {
+			prog.arena = nil
+		}
+	}
 	prog.vm = G.NewTapeMachine(g)
 	return prog, nil
+}
+
+// skipUnneeded marks the custom ops of g that no node of roots depends on
+// to skip their kernels. G.Grad differentiates every input of every op on
+// the way, such as the image's gradient at a stem convolution or the
+// gradient of a constant in the loss; those nodes stay in the tape
+// (dropping them from the graph would change gorgonia's register
+// allocation, which lets an element-wise op overwrite an input it reads
+// last, and a caller may read that input after Run), but their kernels
+// cost nothing. roots are the nodes that existed before the backward pass
+// (callers may read any of them) and the parameters' gradients.
+func skipUnneeded(g *G.ExprGraph, roots G.Nodes) {
+	needed := map[int64]bool{}
+	stack := append(G.Nodes(nil), roots...)
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if needed[n.ID()] {
+			continue
+		}
+		needed[n.ID()] = true
+		if op, ok := n.Op().(*customOp); ok {
+			stack = append(stack, op.in...)
+			continue
+		}
+		it := g.From(n.ID())
+		for it.Next() {
+			stack = append(stack, it.Node().(*G.Node))
+		}
+	}
+	for _, n := range g.AllNodes() {
+		if op, ok := n.Op().(*customOp); ok {
+			op.skip = !needed[n.ID()]
+		}
+	}
 }
 
 // Run executes the program once: forward, then backward if it has a loss.
 func (p *Program) Run() error {
 	defer p.vm.Reset()
+	if p.arena != nil {
+		p.arena.reset()
+	}
 	if err := p.vm.RunAll(); err != nil {
 		return err
 	}

@@ -20,7 +20,11 @@
 // b = μb + (1-dampening)d, and p = p - lr·b (or Nesterov's d + μb). The
 // arithmetic is float32 in PyTorch's order, with its fused multiply-adds,
 // so trajectories match PyTorch 1.13 bit for bit (testdata/optim.json,
-// written by testdata/gen_optim.py). SimSiamSGD is the thesis' setting for
+// written by testdata/gen_optim.py). On amd64 with AVX2 and FMA the
+// momentum step and EMA run eight parameters at a time in assembly with
+// the float32 FMA instruction; elsewhere Go computes the same correctly
+// rounded FMA through float64 (round-to-odd), so the bits are the same
+// either way. SimSiamSGD is the thesis' setting for
 // SimSiam, DiSiam and DiSiam+ (momentum 0.9, weight decay 1e-4).
 //
 // LARS is lightly's (PyTorch Lightning Bolts') LARS used for SimCLR: the

@@ -37,6 +37,11 @@ func EMA(target, online []*nn.Param, tau float64) {
 				t.Name, t.Value.Dtype(), t.Shape(), o.Name, o.Value.Dtype(), o.Shape()))
 		}
 		parallel.For(len(td), elemGrain, func(lo, hi int) {
+			if useFMA && hi-lo >= 8 {
+				n := (hi - lo) / 8 * 8
+				emaAVX2(n, &td[lo], &od[lo], t32, o32)
+				lo += n
+			}
 			for j := lo; j < hi; j++ {
 				td[j] = float32(td[j]*t32) + float32(od[j]*o32)
 			}

@@ -107,9 +107,27 @@ func (b *buffers) load(who string, state map[string]*tensor.Dense) error {
 }
 
 // fma32 returns a*b + c rounded once to float32, as PyTorch's vectorized
-// CPU kernels compute x.add(y, alpha=a) (fmadd). The product of two
-// float32 values is exact in float64, so only the final roundings remain.
-func fma32(a, b, c float32) float32 { return float32(math.FMA(float64(a), float64(b), float64(c))) }
+// CPU kernels compute x.add(y, alpha=a) (fmadd) and as the FMA instruction
+// of update_amd64.s does. The product of two float32 values is exact in
+// float64; the sum is rounded to float64 with round-to-odd (the rounding
+// error, exact by Knuth's TwoSum, decides whether to step to the odd
+// neighbour), and a round-to-odd result with 29 bits to spare rounds to
+// float32 exactly as the exact sum would, so no double rounding remains.
+func fma32(a, b, c float32) float32 {
+	p, c64 := float64(a)*float64(b), float64(c)
+	s := p + c64
+	bv := s - p
+	err := (p - (s - bv)) + (c64 - bv)
+	if bits := math.Float64bits(s); err != 0 && bits&1 == 0 {
+		if (err > 0) == (s > 0) {
+			bits++
+		} else {
+			bits--
+		}
+		s = math.Float64frombits(bits)
+	}
+	return float32(s)
+}
 
 // update is the decayed, rescaled gradient of one parameter, in
 // PyTorch's float32 order of operations:
@@ -144,6 +162,11 @@ func sgdUpdate(p, g, buf []float32, u update, first bool, lr, momentum, dampenin
 			}
 		case first:
 			bb := buf[lo:hi]
+			if useFMA && !nesterov && len(pp) >= 8 {
+				n := len(pp) / 8 * 8
+				sgdMomentumAVX2(n, &pp[0], &gg[0], &bb[0], u.wd, u.scaleOr1(), 0, 0, lr32, true)
+				pp, gg, bb = pp[n:], gg[n:], bb[n:]
+			}
 			for i := range pp {
 				d := u.grad(gg[i], pp[i])
 				bb[i] = d
@@ -161,12 +184,26 @@ func sgdUpdate(p, g, buf []float32, u update, first bool, lr, momentum, dampenin
 			}
 		default: // PyTorch's default path: momentum, no Nesterov
 			bb := buf[lo:hi]
+			if useFMA && len(pp) >= 8 {
+				// The same operations, eight lanes at a time.
+				n := len(pp) / 8 * 8
+				sgdMomentumAVX2(n, &pp[0], &gg[0], &bb[0], u.wd, u.scaleOr1(), m32, damp32, lr32, false)
+				pp, gg, bb = pp[n:], gg[n:], bb[n:]
+			}
 			for i := range pp {
 				bb[i] = fma32(damp32, u.grad(gg[i], pp[i]), bb[i]*m32)
 				pp[i] = fma32(lr32, bb[i], pp[i])
 			}
 		}
 	})
+}
+
+// scaleOr1 is the factor of the update direction: 1 (exact) when unscaled.
+func (u update) scaleOr1() float32 {
+	if u.scaled {
+		return u.scale
+	}
+	return 1
 }
 
 // grad returns the update direction of one element with gradient g and

@@ -14,10 +14,12 @@ import (
 	"gonum.org/v1/netlib/blas/netlib"
 )
 
+// openblasBuild is whether this build links OpenBLAS.
+const openblasBuild = true
+
 func init() {
 	// disiam parallelizes around BLAS calls itself (see ParallelGemm).
 	C.openblas_set_num_threads(1)
 	blas32.Use(netlib.Implementation{})
 	blas64.Use(netlib.Implementation{})
-	Backend = "openblas"
 }

@@ -1,0 +1,6 @@
+//go:build !openblas
+
+package linalg
+
+// openblasBuild is whether this build links OpenBLAS.
+const openblasBuild = false
