@@ -2,6 +2,7 @@ package detect
 
 import (
 	"context"
+	"errors"
 	"math"
 	"reflect"
 	"slices"
@@ -356,5 +357,41 @@ func TestFineTuneLoop(t *testing.T) {
 		if !reflect.DeepEqual(pa[i].Value.Data(), pb[i].Value.Data()) {
 			t.Fatalf("%s differs after resuming", pa[i].Name)
 		}
+	}
+}
+
+// nanSet is a Dataset whose image 1 holds a NaN pixel.
+type nanSet struct{ *Set }
+
+func (s nanSet) Image(i int) augment.Image {
+	img := s.Set.Image(i)
+	if i == 1 {
+		img.Pix[5] = float32(math.NaN())
+	}
+	return img
+}
+
+// A non-finite loss stops the loop with a *train.DivergedError naming the
+// epoch and step.
+func TestFineTuneDiverges(t *testing.T) {
+	set := nanSet{markedSet(4, 32, 32, []Box{{2, 2, 20, 20}})}
+	m, err := NewFCOS(backbone.NewResNet(18, backbone.Config{Width: 8, Seed: 3}), Config{Classes: 2, Channels: 32, HeadConvs: 1, Seed: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := NewLoader(set, LoaderConfig{Batch: 2, DropLast: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Recipe(RecipeConfig{LR: 0.01, Epochs: 1, StepsPerEpoch: l.StepsPerEpoch()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loop := &train.Loop{Stages: []train.Stage{{Name: "fcos", Parts: train.Parts{{Module: m, Trainable: true}},
+		Objective: NewObjective(m, l), Data: l, Epochs: 1, Recipe: r}}, Config: train.Config{Batch: 2}}
+	_, err = loop.Run(context.Background())
+	var div *train.DivergedError
+	if !errors.As(err, &div) || div.Epoch != 1 || div.Step != 0 {
+		t.Fatalf("Run: %v, want a divergence at epoch 1, step 0", err)
 	}
 }
