@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/disiam/disiam/augment"
 	"github.com/disiam/disiam/backbone"
 	"github.com/disiam/disiam/dataset"
 	"github.com/disiam/disiam/detect"
@@ -39,6 +40,13 @@ func compare(ctx context.Context, c config, w io.Writer) (*compareResult, error)
 	if err != nil {
 		return nil, err
 	}
+	var norm augment.Normalize // ImageNet's
+	if c.images == "outlines" {
+		norm = detectrun.OutlineNorm(d.Train)
+		if d, err = d.WithOutlines(); err != nil {
+			return nil, err
+		}
+	}
 	if err := os.MkdirAll(c.out, 0o755); err != nil {
 		return nil, err
 	}
@@ -60,7 +68,7 @@ func compare(ctx context.Context, c config, w io.Writer) (*compareResult, error)
 		o := detectrun.Options{
 			Backbone: c.backbone, Weights: r.Weights, Freeze: c.freeze, Size: c.size, MaxSize: c.maxSize,
 			Epochs: c.epochs, Batch: c.batch, EvalEvery: c.evalEvery, Channels: c.channels, HeadConvs: c.convs,
-			LR: c.lr, Clip: c.clip, Seed: c.seed, Log: w, LogInterval: c.logEvery,
+			LR: c.lr, Clip: c.clip, Seed: c.seed, Norm: norm, Log: w, LogInterval: c.logEvery,
 			MetricsPath: filepath.Join(c.out, "metrics_"+r.Name+".csv"),
 			SavePath:    filepath.Join(c.out, "fcos_"+r.Name+".safetensors"),
 		}

@@ -34,7 +34,10 @@
 // the data order and the flips. The thesis fine-tunes the whole
 // detector, so -freeze defaults to none for every initialization (auto
 // freezes a pretrained backbone's BatchNorm and first stages as
-// torchvision does, which would treat the random row differently).
+// torchvision does, which would treat the random row differently). On
+// the synthetic set the detection images are presented as outlines
+// (-images auto), the input the synthetic pretraining sees; see
+// examples/detect.
 //
 // # Outputs
 //
@@ -70,6 +73,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/disiam/disiam/augment"
 	"github.com/disiam/disiam/backbone"
 	"github.com/disiam/disiam/dataset"
 	"github.com/disiam/disiam/examples/internal/detectrun"
@@ -105,6 +109,7 @@ type options struct {
 	Channels     int               `json:"channels"`
 	HeadConvs    int               `json:"head_convs"`
 	Freeze       string            `json:"freeze"`
+	Images       string            `json:"images"`
 	Seeds        []uint64          `json:"seeds"`
 	Out          string            `json:"out"`
 	Verbose      bool              `json:"-"`
@@ -125,15 +130,16 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.PreBatch, "pretrain-batch", 64, "pretraining batch")
 	fs.Uint64Var(&o.PreSeed, "pretrain-seed", 1, "pretraining seed")
 	fs.StringVar(&o.Data, "data", "synthetic", "detection data: synthetic or coco:IMAGES_DIR,ANNOTATIONS.json[,VAL_IMAGES_DIR,VAL_ANNOTATIONS.json]")
-	fs.IntVar(&o.Train, "train", 128, "synthetic detection training images")
-	fs.IntVar(&o.Test, "test", 48, "synthetic detection validation images")
+	fs.IntVar(&o.Train, "train", 256, "synthetic detection training images")
+	fs.IntVar(&o.Test, "test", 64, "synthetic detection validation images")
 	fs.IntVar(&o.Size, "size", 96, "detection image side (the resize's min_size)")
 	fs.IntVar(&o.MaxSize, "max-size", 0, "the resize's max_size (0: -size)")
-	fs.IntVar(&o.Epochs, "epochs", 6, "fine-tuning epochs")
+	fs.IntVar(&o.Epochs, "epochs", 8, "fine-tuning epochs")
 	fs.IntVar(&o.Batch, "batch", 8, "fine-tuning batch")
-	fs.Float64Var(&o.LR, "lr", 0.02, "fine-tuning learning rate (0: 0.01·batch/16)")
+	fs.Float64Var(&o.LR, "lr", 0.04, "fine-tuning learning rate (0: 0.01·batch/16)")
 	fs.IntVar(&o.Channels, "channels", 64, "FPN and head width")
 	fs.IntVar(&o.HeadConvs, "head-convs", 2, "convolutions per head tower")
+	fs.StringVar(&o.Images, "images", "auto", "rgb (ImageNet-normalized), outlines (the input the synthetic pretraining sees) or auto (outlines for synthetic detection data)")
 	fs.StringVar(&o.Freeze, "freeze", "none", "none (fine-tune everything, the thesis), auto or torchvision")
 	seeds := fs.String("seeds", "7,41", "fine-tuning seeds")
 	fs.StringVar(&o.Out, "out", "detecttransfer-out", "output directory")
@@ -175,6 +181,14 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 		return nil, errors.New("-epochs, -batch, -size, -pretrain-epochs and -pretrain-batch must be positive")
 	case o.Freeze != "none" && o.Freeze != "auto" && o.Freeze != "torchvision":
 		return nil, fmt.Errorf("-freeze %q: none, auto or torchvision", o.Freeze)
+	case o.Images != "rgb" && o.Images != "outlines" && o.Images != "auto":
+		return nil, fmt.Errorf("-images %q: auto, rgb or outlines", o.Images)
+	}
+	if o.Images == "auto" {
+		o.Images = "rgb"
+		if o.Data == "synthetic" {
+			o.Images = "outlines"
+		}
 	}
 	return o, nil
 }
@@ -223,6 +237,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var norm augment.Normalize // ImageNet's
+	if o.Images == "outlines" {
+		norm = detectrun.OutlineNorm(d.Train)
+		if d, err = d.WithOutlines(); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintf(stdout, "\nfine-tuning FCOS on %s (%s): %d epochs of batch %d, lr %g, freeze %s, seeds %v\n",
 		backbone.Title(o.Backbone), d.Describe, o.Epochs, o.Batch, o.LR, o.Freeze, o.Seeds)
 	runs, err := report.CreateCSV(filepath.Join(o.Out, "runs.csv"), []string{"method", "seed", "map", "map50", "map75", "best_map50", "best_epoch", "seconds"})
@@ -235,7 +256,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for _, seed := range o.Seeds {
 		for _, r := range rows {
 			opt := detectrun.Options{Backbone: o.Backbone, Weights: r.Encoder, Freeze: o.Freeze, Size: o.Size, MaxSize: o.MaxSize,
-				Epochs: o.Epochs, Batch: o.Batch, EvalEvery: 1, Channels: o.Channels, HeadConvs: o.HeadConvs, LR: o.LR, Seed: seed}
+				Epochs: o.Epochs, Batch: o.Batch, EvalEvery: 1, Channels: o.Channels, HeadConvs: o.HeadConvs, LR: o.LR, Seed: seed, Norm: norm}
 			if o.Verbose {
 				opt.Log = stdout
 			}

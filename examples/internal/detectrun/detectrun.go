@@ -23,6 +23,7 @@ import (
 	"github.com/disiam/disiam/detect"
 	"github.com/disiam/disiam/detect/coco"
 	"github.com/disiam/disiam/detect/synth"
+	"github.com/disiam/disiam/examples/internal/runner"
 	"github.com/disiam/disiam/safetensors"
 	"github.com/disiam/disiam/train"
 )
@@ -99,6 +100,43 @@ func (s Subset) Image(i int) augment.Image     { return s.Dataset.Image(s.Index[
 func (s Subset) Objects(i int) []detect.Object { return s.Dataset.Objects(s.Index[i]) }
 func (s Subset) Camera(i int) detect.Camera    { return s.Dataset.Camera(s.Index[i]) }
 
+// Outlines presents a detection set's images as their outlines
+// (runner.Outline, blur σ = 3 pixels: the quickstart's pixel scale at
+// 32×32), the input the quickstart's encoder is pretrained on. The boxes
+// do not change.
+type Outlines struct{ detect.Dataset }
+
+// Image implements detect.Dataset.
+func (o Outlines) Image(i int) augment.Image { return runner.Outline(o.Dataset.Image(i), 3) }
+
+// OutlineNorm returns the per-channel mean and standard deviation of the
+// outlines of (at most 200 of) ds's images, their normalization.
+func OutlineNorm(ds detect.Dataset) augment.Normalize {
+	var sum, sq, n float64
+	for i := range min(ds.Len(), 200) {
+		for _, v := range runner.Outline(ds.Image(i), 3).Pix {
+			sum, sq, n = sum+float64(v), sq+float64(v)*float64(v), n+1
+		}
+	}
+	m := sum / n
+	sd := float32(math.Sqrt(max(sq/n-m*m, 1e-6)))
+	return augment.Normalize{Mean: []float32{float32(m), float32(m), float32(m)}, Std: []float32{sd, sd, sd}}
+}
+
+// WithOutlines returns d with every image replaced by its outline; the
+// validation ground truth stays that of the original images.
+func (d Data) WithOutlines() (Data, error) {
+	o := Data{Train: Outlines{d.Train}, Val: Outlines{d.Val}, ValGT: d.ValGT, Describe: d.Describe + "; as outlines"}
+	if o.ValGT == nil {
+		gt, err := coco.FromDataset(d.Val)
+		if err != nil {
+			return Data{}, err
+		}
+		o.ValGT = gt
+	}
+	return o, nil
+}
+
 // Options are a fine-tuning run's settings.
 type Options struct {
 	// Backbone names the backbone (backbone.New); Weights, if not empty,
@@ -113,7 +151,9 @@ type Options struct {
 	// Size).
 	Size, MaxSize int
 	// ScaleJitter is detect.Transform's (zero: none).
-	ScaleJitter              [2]float64
+	ScaleJitter [2]float64
+	// Norm normalizes the images (zero: ImageNet's, torchvision's).
+	Norm                     augment.Normalize
 	Epochs, Batch, EvalEvery int
 	// Channels and HeadConvs size the FPN and the head.
 	Channels, HeadConvs int
@@ -197,7 +237,7 @@ func FineTune(ctx context.Context, d Data, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	tr := detect.Transform{MinSize: o.Size, MaxSize: o.MaxSize, HFlip: 0.5, ScaleJitter: o.ScaleJitter}
+	tr := detect.Transform{MinSize: o.Size, MaxSize: o.MaxSize, HFlip: 0.5, ScaleJitter: o.ScaleJitter, Norm: o.Norm}
 	loader, err := detect.NewLoader(d.Train, detect.LoaderConfig{Batch: o.Batch, Transform: tr, Shuffle: true, DropLast: true, Seed: o.Seed})
 	if err != nil {
 		return nil, err
