@@ -69,7 +69,7 @@ func TestTrainPredictEval(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stdout bytes.Buffer
-	if err := run(context.Background(), tiny(out, "-weights", enc), &stdout, &stdout); err != nil {
+	if err := run(context.Background(), tiny(out, "-weights", enc, "-freeze", "auto", "-images", "rgb"), &stdout, &stdout); err != nil {
 		t.Fatalf("%v\n%s", err, stdout.String())
 	}
 	text := stdout.String()
@@ -206,6 +206,7 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"-mode", "eval", "-gt", "g.json"}, "needs -gt and -results"},
 		{[]string{"-epochs", "0"}, "-epochs 0"},
 		{[]string{"-freeze", "all"}, `-freeze "all"`},
+		{[]string{"-images", "hsv"}, `-images "hsv"`},
 		{[]string{"-channels", "48"}, "-channels 48"},
 		{[]string{"-weights", "/nonexistent/enc.safetensors", "-train", "4"}, "-weights"},
 		{[]string{"-data", "coco:onlyone", "-weights", "none"}, "coco:IMAGES_DIR,ANNOTATIONS.json"},
