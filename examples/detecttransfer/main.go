@@ -50,14 +50,24 @@
 //
 // # Full scale
 //
-// The thesis pretrains on COCO 2017 (examples/transfer's full-scale
-// command, which writes encoders) and fine-tunes on an OpenImages subset
-// exported to COCO JSON:
+// The thesis pretrains ResNet-18 (and EfficientNet-B0) on COCO 2017 at
+// 224×224 and fine-tunes on an OpenImages subset exported to COCO JSON
+// (images, bbox as x, y, width, height, categories; the OpenImages tools
+// write it). Pretrain each method with examples/pretrain, which writes
+// DIR/encoder.safetensors with torchvision's names (COCO's train2017
+// images in one subfolder, as examples/transfer describes):
 //
+//	for m in simsiam simclr disiam disiam+; do
+//	    go run -tags openblas ./examples/pretrain -method $m -backbone resnet18 -assistant resnet34 \
+//	        -data folder:/data/coco,size=224 -train 0 -test 0 -epochs 250 -batch 1024 -accumulate 8 -out coco-$m
+//	done
 //	go run -tags openblas ./examples/detecttransfer -backbone resnet18 \
-//	    -encoders simsiam=coco/simsiam.safetensors,simclr=coco/simclr.safetensors,disiam=coco/disiam.safetensors,disiam+=coco/disiamplus.safetensors \
+//	    -encoders simsiam=coco-simsiam/encoder.safetensors,simclr=coco-simclr/encoder.safetensors,disiam=coco-disiam/encoder.safetensors,disiam+=coco-disiam+/encoder.safetensors \
 //	    -data coco:/data/openimages/train,/data/openimages/train.json,/data/openimages/val,/data/openimages/val.json \
 //	    -size 800 -max-size 1333 -epochs 26 -batch 16 -lr 0.01 -channels 256 -head-convs 4 -seeds 7,41 -out detecttransfer-openimages
+//
+// (-images auto is rgb for COCO-format data: ImageNet normalization, as
+// torchvision; on a CPU this takes weeks.)
 package main
 
 import (
