@@ -30,7 +30,7 @@ func TestStudy(t *testing.T) {
 	}
 	text := stdout.String()
 	for _, want := range []string{"SimSiam: pretrained 1 epochs on 64 images", "[2/2]", "| Method | mAP@0.5 (%) |",
-		"| Random Initialization |", "| SimSiam |", "results.md"} {
+		"| Random Initialization |", "| SimSiam |", "wrote results.md, runs.csv, runs.json, map50.png and curves.png"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q:\n%s", want, text)
 		}
