@@ -4,7 +4,7 @@ set -e
 cd "$(dirname "$0")/.."
 {
   cat bench/header.md
-  for s in conv ops backbone ssl knn data; do
+  for s in conv ops backbone ssl knn data detect; do
     [ -f "bench/$s.md" ] || continue
     echo
     cat "bench/$s.md"

@@ -60,6 +60,46 @@
 // decay 1e-4) with a linear warm-up over 1000 iterations, 26 epochs with
 // steps at 16 and 22, and horizontal flips.
 //
+// # Fine-tuning with the shared loop
+//
+// Fine-tuning runs through package train, the loop SSL pretraining uses
+// (checkpoints, exact resumption, metrics, progress, a non-finite loss
+// stopping with an error):
+//
+//   - a Loader is the train.Data: a Dataset's images in a seeded shuffled
+//     order, each transformed as torchvision's pipeline does (Transform:
+//     horizontal flip 0.5, GeneralizedRCNNTransform's min_size/max_size
+//     resize, ImageNet normalization, zero padding into the batch tensor;
+//     optional scale jitter with random crops), the boxes moved with the
+//     pixels and dropped when nothing of them remains. Every annotation is
+//     checked when the Loader is made: a degenerate box or an unknown
+//     class is an error naming the image and the object. Images are
+//     prepared in parallel with randomness drawn from (seed, epoch,
+//     image), so batches never depend on the number of goroutines.
+//   - an Objective is the train.Objective: TrainingGraph on the images,
+//     SetTargets per micro-batch, the three losses observed per epoch.
+//   - Recipe is torchvision's detection recipe as a train.Recipe: SGD,
+//     optim.LinearWarmup (factor 1e-3) over optim.MultiStep (×0.1 at
+//     16/26 and 22/26 of the epochs), optional gradient-norm clipping.
+//   - coco.Evaluator (package detect/coco) is the train.Evaluator: COCO
+//     mAP and mAP@0.5 (pycocotools' rules) on a validation Loader, with
+//     the detections mapped back to the images' own pixels.
+//
+// Assembled:
+//
+//	loader, _ := detect.NewLoader(trainSet, detect.LoaderConfig{Batch: 16,
+//		Transform: detect.Transform{MinSize: 800, MaxSize: 1333, HFlip: 0.5}, Shuffle: true, DropLast: true, Seed: 1})
+//	val, _ := detect.NewLoader(valSet, detect.LoaderConfig{Batch: 16, Transform: detect.Transform{MinSize: 800, MaxSize: 1333}})
+//	recipe, _ := detect.Recipe(detect.RecipeConfig{Batch: 16, Epochs: 26, StepsPerEpoch: loader.StepsPerEpoch()})
+//	loop := &train.Loop{Stages: []train.Stage{{Name: "fcos", Parts: train.Parts{{Module: m, Trainable: true}},
+//		Objective: detect.NewObjective(m, loader), Data: loader, Epochs: 26, Recipe: recipe,
+//		Evaluator: &coco.Evaluator{Model: m, Loader: val}}},
+//		Config: train.Config{Batch: 16, EvalEvery: 1, Log: os.Stdout}}
+//	history, err := loop.Run(ctx)
+//
+// examples/detect runs this on the synthetic shapes or a COCO-format set,
+// from a random and a pretrained backbone.
+//
 // # Inference
 //
 // A Predictor runs the detector in Eval mode and Config.Postprocess turns

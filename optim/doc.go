@@ -48,6 +48,21 @@
 // rules. MomentumSchedule is BYOL's τ_k = 1 - (1-τ_base)(cos(πk/K)+1)/2 for
 // EMA targets.
 //
+// Detection fine-tuning uses torchvision's detection reference recipe:
+// MultiStep (MultiStepLR: ×Gamma at each milestone, per epoch inside
+// PerEpoch) under LinearWarmup (LinearLR's factor rising linearly from
+// StartFactor, 1e-3 over the first iterations), checked iteration by
+// iteration against PyTorch (testdata/detect_optim.json, written by
+// testdata/gen_detect_optim.py).
+//
+// # Gradient clipping
+//
+// GradClipper is torch.nn.utils.clip_grad_norm_: the gradients of all
+// parameters, taken together, are scaled down to a total norm of at most
+// MaxNorm (GradNorm, 2-norm by default) before the optimizer's Step. The
+// shared training loop does it for a stage whose train.Recipe sets
+// ClipGradNorm.
+//
 // # Gradient accumulation
 //
 // An Accumulator sums the gradients of k micro-batches (Add after each

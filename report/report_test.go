@@ -188,3 +188,41 @@ func TestCurvesBadBand(t *testing.T) {
 		t.Errorf("file written for a bad band: %v", err)
 	}
 }
+
+func TestPanels(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "panels.png")
+	panels := []Panel{
+		{Title: "loss", XLabel: "epoch", YLabel: "loss", YMin0: true, Lines: []Line{
+			{Label: "a", X: []float64{1, 2, 3}, Y: []float64{2, 1.5, math.NaN()}}, {Label: "b", X: []float64{1, 2}, Y: []float64{3, 1}}}},
+		{Title: "mAP", XLabel: "epoch", YLabel: "%", Percent: true, Lines: []Line{{Label: "a", X: []float64{1, 2}, Y: []float64{0.1, 0.4}}}},
+	}
+	if err := Panels(path, panels, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cfg, err := png.DecodeConfig(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Width <= cfg.Height { // two panels side by side
+		t.Errorf("image %dx%d", cfg.Width, cfg.Height)
+	}
+	for _, tc := range []struct {
+		path   string
+		panels []Panel
+		want   string
+	}{
+		{path, nil, "no panel"},
+		{filepath.Join(dir, "x.svg"), panels, "want a .png"},
+		{path, []Panel{{Lines: []Line{{Label: "bad", X: []float64{1}, Y: nil}}}}, `line "bad" has 1 X and 0 Y`},
+	} {
+		if err := Panels(tc.path, tc.panels, 0, 0); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Panels: %v, want %q", err, tc.want)
+		}
+	}
+}

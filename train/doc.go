@@ -20,7 +20,8 @@
 //     such as an SSL collapse measure).
 //   - Data: StepsPerEpoch and an Epoch iterator of Batches (for SSL a
 //     dataset.Loader; for detection images with their targets).
-//   - a Recipe (optimizer constructor and learning-rate schedule), the
+//   - a Recipe (optimizer constructor, learning-rate schedule and an
+//     optional gradient-norm clip, torch.nn.utils.clip_grad_norm_), the
 //     number of Epochs, an optional Evaluator (eval.Metrics of the
 //     stage's model), an optional Plateau rule that ends the stage early,
 //     and Exports (modules saved at the end of the stage).
@@ -33,8 +34,8 @@
 //
 // For every batch of an epoch: BeforeStep; for each of Accumulate
 // micro-batches, Feed, run the compiled program (forward and backward),
-// check the loss is finite, Observe, accumulate the gradients; then the
-// optimizer steps with the schedule's learning rate, AfterStep and the
+// check the loss is finite, Observe, accumulate the gradients; clip them
+// (Recipe.ClipGradNorm); then the optimizer steps with the schedule's learning rate, AfterStep and the
 // OnStep hook run. After every epoch the loop checks that every parameter,
 // buffer and optimizer state is finite (a *DivergedError names the first
 // tensor that is not), evaluates when due, applies the plateau rule,

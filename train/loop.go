@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -104,6 +105,12 @@ type Recipe struct {
 	// Schedule gives the learning rate of the stage's optimizer step k,
 	// counted from 0.
 	Schedule optim.Schedule
+	// ClipGradNorm, if positive, clips the gradients of the stage's
+	// trainable parameters, all parts together, to this total 2-norm
+	// before every optimizer step (after gradient accumulation), as
+	// torch.nn.utils.clip_grad_norm_ does (optim.GradClipper); StepInfo
+	// then reports the norm before clipping. 0 does not clip.
+	ClipGradNorm float64
 }
 
 // Export is a module the Loop saves, with its own parameter names, into
@@ -232,6 +239,9 @@ type StepInfo struct {
 	// Loss is the step's loss (the mean over its micro-batches), LR its
 	// learning rate.
 	Loss, LR float64
+	// GradNorm is the gradients' total 2-norm before clipping when the
+	// stage's Recipe clips (ClipGradNorm), else 0.
+	GradNorm float64
 }
 
 // Stop, returned by a hook, ends training early without an error.
@@ -310,6 +320,8 @@ func (l *Loop) Validate() error {
 			return fmt.Errorf("train: stage %d (%s): %d epochs", i, s.Name, s.Epochs)
 		case s.Recipe.NewOptimizer == nil || s.Recipe.Schedule == nil:
 			return fmt.Errorf("train: stage %d (%s): the Recipe needs NewOptimizer and Schedule", i, s.Name)
+		case !(s.Recipe.ClipGradNorm >= 0) || math.IsInf(s.Recipe.ClipGradNorm, 0):
+			return fmt.Errorf("train: stage %d (%s): Recipe.ClipGradNorm %v, want a finite value ≥ 0", i, s.Name, s.Recipe.ClipGradNorm)
 		case s.Data.StepsPerEpoch() <= 0:
 			return fmt.Errorf("train: stage %d (%s): the data make no batch of %d", i, s.Name, l.Batch)
 		}
@@ -340,8 +352,11 @@ func (l *Loop) identity() map[string]string {
 	id["accumulate"] = strconv.Itoa(l.accumulate())
 	id["seed"] = strconv.FormatUint(l.Seed, 10)
 	var stages []string
-	for _, s := range l.Stages {
+	for i, s := range l.Stages {
 		stages = append(stages, fmt.Sprintf("%s:%d", s.Name, s.Epochs))
+		if s.Recipe.ClipGradNorm > 0 {
+			id["stage"+strconv.Itoa(i)+".clip_grad_norm"] = strconv.FormatFloat(s.Recipe.ClipGradNorm, 'g', -1, 64)
+		}
 	}
 	id["stages"] = strings.Join(stages, ",")
 	if distributed.Distributed(l.Comm) && !l.SyncBatchNorm {
@@ -486,9 +501,11 @@ type stageResume struct {
 
 // compiled is a stage's compiled graph and optimizer.
 type compiled struct {
-	prog  *nn.Program
-	opt   optim.Optimizer
-	accum *optim.Accumulator
+	prog      *nn.Program
+	opt       optim.Optimizer
+	accum     *optim.Accumulator
+	clip      *optim.GradClipper
+	trainable []*nn.Param
 }
 
 func (r *run) compile(si int) (*compiled, error) {
@@ -513,7 +530,10 @@ func (r *run) compile(si int) (*compiled, error) {
 		prog.Close()
 		return nil, fmt.Errorf("train: stage %d: %w", si, err)
 	}
-	c := &compiled{prog: prog, opt: opt}
+	c := &compiled{prog: prog, opt: opt, trainable: trainable}
+	if s.Recipe.ClipGradNorm > 0 {
+		c.clip = &optim.GradClipper{MaxNorm: s.Recipe.ClipGradNorm}
+	}
 	if r.l.accumulate() > 1 {
 		c.accum = optim.NewAccumulator(trainable)
 	}
@@ -769,6 +789,10 @@ func (r *run) epochLoop(si, e int, c *compiled, step *int, total int) (EpochReco
 				return EpochRecord{}, err
 			}
 		}
+		var gradNorm float64
+		if c.clip != nil {
+			gradNorm = c.clip.Clip(c.trainable)
+		}
 		lr = s.Recipe.Schedule.At(*step)
 		c.opt.Step(lr)
 		if after != nil {
@@ -778,7 +802,7 @@ func (r *run) epochLoop(si, e int, c *compiled, step *int, total int) (EpochReco
 		batches++
 		samples += b.Len() * r.par.size()
 		if l.OnStep != nil {
-			if err := l.OnStep(StepInfo{Stage: si, Epoch: r.epoch + 1, Step: *step - 1, Total: total, Loss: stepLoss / float64(acc), LR: lr}); err != nil {
+			if err := l.OnStep(StepInfo{Stage: si, Epoch: r.epoch + 1, Step: *step - 1, Total: total, Loss: stepLoss / float64(acc), LR: lr, GradNorm: gradNorm}); err != nil {
 				return EpochRecord{}, err
 			}
 		}

@@ -290,6 +290,8 @@ func TestValidate(t *testing.T) {
 		{"recipe", func(l *train.Loop) { l.Stages[0].Recipe.Schedule = nil }, "NewOptimizer and Schedule"},
 		{"plateau", func(l *train.Loop) { l.Stages[0].Switch = &train.Plateau{Patience: 1} }, "needs an Evaluator and EvalEvery"},
 		{"bad plateau", func(l *train.Loop) { l.Stages[0].Switch = &train.Plateau{Patience: 0, Metric: train.MetricLoss} }, "invalid plateau"},
+		{"clip", func(l *train.Loop) { l.Stages[0].Recipe.ClipGradNorm = -1 }, "ClipGradNorm -1"},
+		{"clip NaN", func(l *train.Loop) { l.Stages[0].Recipe.ClipGradNorm = math.NaN() }, "ClipGradNorm NaN"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := ok()
@@ -301,5 +303,54 @@ func TestValidate(t *testing.T) {
 	}
 	if err := ok().Validate(); err != nil {
 		t.Errorf("valid loop: %v", err)
+	}
+}
+
+// With Recipe.ClipGradNorm every step moves the weights (plain SGD, no
+// momentum) by lr times a gradient of norm at most ClipGradNorm, the norm
+// before clipping is reported, and the clipping enters the run's identity.
+func TestLoopClipsGradients(t *testing.T) {
+	r := newRegression()
+	const lr, maxNorm = 0.1, 0.01
+	l := loop(r, 2, train.Config{Batch: 8})
+	l.Stages[0].Recipe = train.Recipe{
+		NewOptimizer: func(ps []*nn.Param) optim.Optimizer { return optim.NewSGD(ps, optim.SGDConfig{}) },
+		Schedule:     optim.Constant(lr),
+		ClipGradNorm: maxNorm,
+	}
+	prev := func() []float64 {
+		var out []float64
+		for _, p := range r.lin.Params() {
+			for _, v := range p.Data() {
+				out = append(out, float64(v))
+			}
+		}
+		return out
+	}
+	before := prev()
+	clipped := 0
+	l.OnStep = func(s train.StepInfo) error {
+		now := prev()
+		var d float64
+		for i := range now {
+			d += (now[i] - before[i]) * (now[i] - before[i])
+		}
+		if step := math.Sqrt(d); step > lr*maxNorm*(1+1e-5) {
+			t.Errorf("step %d moved the weights by %g > lr·max norm %g (grad norm %g)", s.Step, step, lr*maxNorm, s.GradNorm)
+		}
+		if !(s.GradNorm > 0) {
+			t.Errorf("step %d: grad norm %v", s.Step, s.GradNorm)
+		}
+		if s.GradNorm > maxNorm {
+			clipped++
+		}
+		before = now
+		return nil
+	}
+	if _, err := l.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if clipped == 0 {
+		t.Error("no step was clipped: the test does not test clipping")
 	}
 }

@@ -37,6 +37,14 @@
 // in COCO itself), which decides its area range; a detection's area is
 // its box's width·height.
 //
+// # Fine-tuning
+//
+// Evaluator measures an FCOS detector on a validation detect.Loader for
+// the shared training loop (a train.Evaluator): metrics "mAP", "mAP50"
+// and the other statistics (MetricNames). FromDataset turns any
+// detect.Dataset into the ground truth, and OpenImages opens a COCO set
+// with its JPEG or PNG files as a detect.Dataset.
+//
 // Evaluation is parallel over categories on internal/parallel's workers;
 // the result does not depend on the number of workers.
 package coco

@@ -59,6 +59,14 @@ type Outlines struct{ dataset.Dataset }
 // Image implements dataset.Dataset.
 func (o Outlines) Image(i int) augment.Image {
 	img := o.Dataset.Image(i)
+	return Outline(img, 3*float64(min(img.H, img.W))/32)
+}
+
+// Outline returns img's outline as Outlines computes it, with a blur of
+// standard deviation sigma pixels (15 taps at sigma 3): the grayscale
+// image minus its blur, times 1.5, plus 0.5, clamped to [0, 1], in three
+// channels.
+func Outline(img augment.Image, sigma float64) augment.Image {
 	gray := augment.NewImage(3, img.H, img.W)
 	if img.C == 3 {
 		augment.ToGrayscale(gray, img)
@@ -67,7 +75,6 @@ func (o Outlines) Image(i int) augment.Image {
 			copy(gray.Pix[c*img.H*img.W:], img.Pix[:img.H*img.W])
 		}
 	}
-	sigma := 3 * float64(min(img.H, img.W)) / 32
 	k := int(5*sigma) | 1
 	blur := augment.NewImage(3, img.H, img.W)
 	augment.Blur(blur, gray, k, k, sigma, sigma)
