@@ -158,6 +158,7 @@ func init() {
 		"methods":   MethodList,
 		"chain":     Chain,
 		"views":     Views,
+		"augment":   OneOf(AugmentAuto, AugmentShapes, AugmentMethod),
 		"head-dim":  count,
 		"seed":      Any,
 		"seeds":     Seeds,
