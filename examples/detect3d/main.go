@@ -104,8 +104,9 @@ const defaultWeights = "quickstart-out/encoder.safetensors"
 type config struct {
 	mode, backbone, weights, out string
 	train, test, epochs, batch   int
-	channels, evalEvery, draw    int
-	lr                           float64
+	channels, stacked, evalEvery int
+	draw                         int
+	lr, depthWeight              float64
 	seed                         uint64
 	results, gt                  string
 	logEvery                     time.Duration
@@ -121,13 +122,15 @@ func flags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.weights, "weights", "", "pretrained backbone (torchvision names, e.g. an SSL encoder.safetensors); empty: "+defaultWeights+" if it exists")
 	fs.BoolVar(&c.randomOnly, "random-only", false, "train from the random initialization only")
 	fs.StringVar(&c.out, "out", "detect3d-out", "output directory")
-	fs.IntVar(&c.train, "train", 256, "training scenes")
+	fs.IntVar(&c.train, "train", 512, "training scenes")
 	fs.IntVar(&c.test, "test", 64, "test scenes")
-	fs.IntVar(&c.epochs, "epochs", 8, "training epochs per model")
-	fs.IntVar(&c.batch, "batch", 8, "images per optimizer step")
-	fs.IntVar(&c.channels, "channels", 64, "width of the FPN and the head (a multiple of 32; FCOS3D: 256)")
-	fs.Float64Var(&c.lr, "lr", 0.01, "peak learning rate (SGD, momentum 0.9; warm-up then cosine decay)")
-	fs.IntVar(&c.evalEvery, "eval-every", 4, "evaluate every N epochs (and at the end)")
+	fs.IntVar(&c.epochs, "epochs", 12, "training epochs per model")
+	fs.IntVar(&c.batch, "batch", 4, "images per optimizer step")
+	fs.IntVar(&c.channels, "channels", 32, "width of the FPN and the head (a multiple of 32; FCOS3D: 256)")
+	fs.Float64Var(&c.depthWeight, "depth-weight", 0.2, "code weight of the depth loss (FCOS3D: 0.2, 1 in its fine-tuning stage)")
+	fs.IntVar(&c.stacked, "stacked", 2, "ConvModules per head tower (FCOS3D: 2)")
+	fs.Float64Var(&c.lr, "lr", 0.003, "peak learning rate (SGD, momentum 0.9; warm-up then cosine decay)")
+	fs.IntVar(&c.evalEvery, "eval-every", 2, "evaluate every N epochs (and at the end)")
 	fs.IntVar(&c.draw, "draw", 4, "test images to draw")
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of the scenes, the weights and the augmentations")
 	fs.StringVar(&c.results, "results", "", "eval mode: a nuScenes submission JSON (camera frame)")
@@ -144,12 +147,14 @@ func flags(args []string, stderr io.Writer) (config, error) {
 		return c, fmt.Errorf("-mode %q: train or eval", c.mode)
 	case c.mode == "eval" && (c.results == "" || c.gt == ""):
 		return c, errors.New("-mode eval needs -results and -gt")
-	case c.train <= 0 || c.test <= 0 || c.epochs <= 0 || c.batch <= 0 || c.evalEvery <= 0 || c.draw < 0:
-		return c, fmt.Errorf("-train %d, -test %d, -epochs %d, -batch %d, -eval-every %d, -draw %d: need positive values", c.train, c.test, c.epochs, c.batch, c.evalEvery, c.draw)
+	case c.train <= 0 || c.test <= 0 || c.epochs <= 0 || c.batch <= 0 || c.evalEvery <= 0 || c.draw < 0 || c.stacked <= 0:
+		return c, fmt.Errorf("-train %d, -test %d, -epochs %d, -batch %d, -eval-every %d, -draw %d, -stacked %d: need positive values", c.train, c.test, c.epochs, c.batch, c.evalEvery, c.draw, c.stacked)
 	case c.channels <= 0 || c.channels%32 != 0:
 		return c, fmt.Errorf("-channels %d: a positive multiple of 32", c.channels)
 	case !(c.lr > 0):
 		return c, fmt.Errorf("-lr %v: want > 0", c.lr)
+	case !(c.depthWeight >= 0):
+		return c, fmt.Errorf("-depth-weight %v: want ≥ 0", c.depthWeight)
 	case c.train < c.batch:
 		return c, fmt.Errorf("-train %d makes no batch of %d", c.train, c.batch)
 	}
@@ -273,8 +278,9 @@ func fineTuneOne(ctx context.Context, c config, name, weights string, trainSet, 
 		}
 	}
 	m, err := detect.NewFCOS3D(b, detect.Config3D{
-		Channels: c.channels, CtrChannels: 32, Seed: c.seed + 1,
+		Channels: c.channels, CtrChannels: 32, StackedConvs: c.stacked, Seed: c.seed + 1,
 		InitDepth: 20, InitSize: [3]float64{3, 1.6, 1.6},
+		CodeWeights: codeWeights(c.depthWeight),
 	})
 	if err != nil {
 		return outcome{}, err
@@ -308,6 +314,13 @@ func fineTuneOne(ctx context.Context, c config, name, weights string, trainSet, 
 		return outcome{}, err
 	}
 	return outcome{name: name, model: m, metrics: ev.Last, dets: ev.Detections, history: h}, nil
+}
+
+// codeWeights are FCOS3D's code weights with the depth weight w.
+func codeWeights(w float64) []float64 {
+	cw := slices.Clone(detect.DefaultCodeWeights)
+	cw[2] = w
+	return cw
 }
 
 func writeSubmission(path string, dets [][]detect.Detection3D, names []string) error {
