@@ -22,7 +22,7 @@ import (
 )
 
 // drawThresh is the least score of a drawn prediction.
-const drawThresh = 0.3
+const drawThresh = 0.25
 
 var (
 	trueColor = color.RGBA{230, 30, 30, 255}
@@ -45,7 +45,7 @@ func drawImages(path string, set *detect.Set, outs []outcome, k int) error {
 		img.Pix[i] = 255
 	}
 	for j, o := range outs {
-		label(img, pad+j*(w+pad), title-3, fmt.Sprintf("%s backbone: true boxes red, predictions (score >= %.1f) green", o.name, drawThresh))
+		label(img, pad+j*(w+pad), title-3, fmt.Sprintf("%s backbone: true boxes red, predictions (score >= %.2f) green", o.name, drawThresh))
 		for i := range k {
 			x0, y0 := pad+j*(w+pad), title+pad+i*(h+pad)
 			src := set.Image(i)
@@ -139,7 +139,6 @@ func drawBEV(path string, set *detect.Set, outs []outcome, k int) error {
 			p := plot.New()
 			p.Title.Text = fmt.Sprintf("scene %d, %s backbone", i, o.name)
 			p.X.Label.Text, p.Y.Label.Text = "x (m)", "z (m)"
-			p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = -16, 16, 0, 45
 			p.Add(plotter.NewGrid())
 			half := math.Atan(0.5 / synth.FocalRatio)
 			fov, err := plotter.NewLine(plotter.XYs{{X: -45 * math.Tan(half), Y: 45}, {X: 0, Y: 0}, {X: 45 * math.Tan(half), Y: 45}})
@@ -160,6 +159,9 @@ func drawBEV(path string, set *detect.Set, outs []outcome, k int) error {
 					}
 				}
 			}
+			// Plotters widen the axes to their data when added (the field of
+			// view reaches ±28 m at 45 m), so the limits come last.
+			p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = -16, 16, 0, 45
 			plots[i] = append(plots[i], p)
 		}
 	}

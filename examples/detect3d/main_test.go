@@ -83,7 +83,7 @@ func mustFlags(t *testing.T, args []string) config {
 
 func TestFlagErrors(t *testing.T) {
 	for _, args := range [][]string{
-		{"-mode", "predict"}, {"-mode", "eval"}, {"-channels", "48"}, {"-train", "4", "-batch", "8"}, {"-lr", "0"}, {"extra"},
+		{"-mode", "predict"}, {"-mode", "eval"}, {"-channels", "48"}, {"-train", "4", "-batch", "8"}, {"-lr", "0"}, {"-stacked", "0"}, {"-depth-weight", "-1"}, {"extra"},
 	} {
 		if _, err := flags(args, &bytes.Buffer{}); err == nil {
 			t.Errorf("%v accepted", args)
