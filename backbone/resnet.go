@@ -266,7 +266,8 @@ func (r *ResNet) MapChannels() []int {
 }
 
 // trunk builds (once per input node) the stem and the four stages and
-// returns the outputs of layer2, layer3 and layer4.
+// returns their outputs: the stem's (after the max-pool, if any), then
+// layer1's .. layer4's.
 func (r *ResNet) trunk(x *G.Node) []*G.Node {
 	return r.last.get(x, func() []*G.Node {
 		checkInput(r.name, x)
@@ -274,25 +275,29 @@ func (r *ResNet) trunk(x *G.Node) []*G.Node {
 		if !r.cifar {
 			h = nn.MaxPool2d(h, 3, 2, 1)
 		}
-		var maps []*G.Node
-		for s, blocks := range r.Layers {
+		out := []*G.Node{h}
+		for _, blocks := range r.Layers {
 			for _, b := range blocks {
 				h = b.Forward(h)
 			}
-			if s > 0 {
-				maps = append(maps, h)
-			}
+			out = append(out, h)
 		}
-		return maps
+		return out
 	})
 }
 
 // Features implements Backbone: global average pool of layer4's output.
-func (r *ResNet) Features(x *G.Node) *G.Node { return nn.GlobalAvgPool2d(r.trunk(x)[2]) }
+func (r *ResNet) Features(x *G.Node) *G.Node { return nn.GlobalAvgPool2d(r.trunk(x)[4]) }
 
 // FeatureMaps implements Backbone: C3, C4, C5, the outputs of layer2,
 // layer3 and layer4 (strides 8, 16, 32; 2, 4, 8 with the CIFAR stem).
-func (r *ResNet) FeatureMaps(x *G.Node) []*G.Node { return append([]*G.Node(nil), r.trunk(x)...) }
+func (r *ResNet) FeatureMaps(x *G.Node) []*G.Node { return append([]*G.Node(nil), r.trunk(x)[2:]...) }
+
+// StageOutputs implements Staged: the outputs of the stem (after its max-pool),
+// layer1, layer2, layer3 and layer4, named "stem", "layer1" .. "layer4".
+func (r *ResNet) StageOutputs(x *G.Node) ([]string, []*G.Node) {
+	return []string{"stem", "layer1", "layer2", "layer3", "layer4"}, append([]*G.Node(nil), r.trunk(x)...)
+}
 
 // Classify implements Backbone: fc.
 func (r *ResNet) Classify(features *G.Node) *G.Node { return r.FC.Forward(features) }
