@@ -106,6 +106,9 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
+	if err := o.ApplyRecipe(fs, false); err != nil {
+		return nil, err
+	}
 	if list {
 		o.Study = "list"
 		return o, nil

@@ -71,6 +71,9 @@ func parse(args []string, stderr io.Writer) (experiment.Flags, error) {
 	if fs.NArg() > 0 {
 		return f, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
+	if err := f.ApplyRecipe(fs, true); err != nil {
+		return f, err
+	}
 	return f, f.Check()
 }
 

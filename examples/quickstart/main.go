@@ -83,7 +83,7 @@ func main() { runner.Main("quickstart", run) }
 // config is the command line.
 type config struct {
 	data, method, backbone, assistant      string
-	views, optimizer, out                  string
+	views, optimizer, out, recipe          string
 	train, test, epochs, batch, warmup, hd int
 	workers                                int
 	lr                                     float64
@@ -121,11 +121,15 @@ func flags(args []string, stderr io.Writer) (config, error) {
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of the weights and the augmentations")
 	fs.StringVar(&c.out, "out", defaultOut, "output directory: "+encoderOut+", "+plotFile+", "+metricsFile)
 	fs.IntVar(&c.workers, "workers", 0, "data-loading goroutines (0: GOMAXPROCS); the results do not depend on it")
+	fs.StringVar(&c.recipe, "recipe", runner.RecipeAuto, "auto (the dataset's CPU recipe where it has one, e.g. fashion-mnist: backbones, sizes, epochs; flags given here win), none (the defaults above), thesis (SGD with -lr 0.06·batch/256 and no warmup, the papers' 2048-unit heads, the method's views)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if err := c.applyRecipe(runner.SetFlags(fs)); err != nil {
+		return c, err
 	}
 	switch {
 	case c.epochs <= 0 || c.batch <= 0:
@@ -147,6 +151,44 @@ func flags(args []string, stderr io.Writer) (config, error) {
 		}
 	}
 	return c, nil
+}
+
+// applyRecipe sets the flags that set (the flags given on the command
+// line) does not name to those of -recipe.
+func (c *config) applyRecipe(set map[string]bool) error {
+	put := func(name string, apply func()) {
+		if !set[name] {
+			apply()
+		}
+	}
+	switch c.recipe {
+	case runner.RecipeNone:
+	case runner.RecipeAuto:
+		r, ok := runner.RecipeFor(c.data)
+		if !ok {
+			return nil
+		}
+		put("backbone", func() { c.backbone = r.Backbone })
+		put("assistant", func() { c.assistant = r.Assistant })
+		put("train", func() { c.train = r.Train })
+		put("test", func() { c.test = r.Test })
+		put("epochs", func() { c.epochs = r.Epochs })
+		put("batch", func() { c.batch = r.Batch })
+		put("warmup", func() { c.warmup = r.Warmup })
+		put("head-dim", func() { c.hd = r.HeadDim })
+		put("optimizer", func() { c.optimizer = optLARS })
+		if c.optimizer == optLARS {
+			put("lr", func() { c.lr = r.LR })
+		}
+	case runner.RecipeThesis:
+		put("optimizer", func() { c.optimizer = optSGD })
+		put("warmup", func() { c.warmup = 0 })
+		put("head-dim", func() { c.hd = 0 })
+		put("views", func() { c.views = runner.AugmentMethod })
+	default:
+		return fmt.Errorf("-recipe %q: auto, none or thesis", c.recipe)
+	}
+	return nil
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {

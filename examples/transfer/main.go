@@ -88,6 +88,9 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
+	if err := o.ApplyRecipe(fs, false); err != nil {
+		return nil, err
+	}
 	if (o.Data == "") != (o.Eval == "") {
 		return nil, errors.New("give both -data (pretraining) and -eval (evaluation), or neither for the demo")
 	}
