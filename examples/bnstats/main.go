@@ -21,6 +21,7 @@ import (
 	"github.com/disiam/disiam/examples/internal/runner"
 	"github.com/disiam/disiam/knn"
 	"github.com/disiam/disiam/nn"
+	"github.com/disiam/disiam/safetensors"
 	"github.com/disiam/disiam/ssl"
 )
 
@@ -29,6 +30,7 @@ func main() { runner.Main("bnstats", run) }
 // config is the command line.
 type config struct {
 	data, backbones, passes    string
+	weights                    string
 	size, bank, queries, probe int
 	batch                      int
 	seed                       uint64
@@ -51,6 +53,7 @@ func flags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.batch, "batch", 64, "images per train-mode pass")
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of the weights (stochastic depth and dropout masks included)")
 	fs.BoolVar(&c.noCorrection, "no-correction", false, "skip the measurement with bias-corrected running statistics")
+	fs.StringVar(&c.weights, "weights", "", "load the (single) -backbones network from this safetensors file, e.g. a trained encoder.safetensors; its running statistics are corrected for the passes it has seen (num_batches_tracked) as well")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -74,6 +77,8 @@ func flags(args []string, stderr io.Writer) (config, error) {
 		return c, fmt.Errorf("-backbones %q: none", c.backbones)
 	case c.size <= 0 || c.bank <= 0 || c.queries <= 0 || c.batch <= 0:
 		return c, fmt.Errorf("-size %d, -bank %d, -queries %d, -batch %d: need all > 0", c.size, c.bank, c.queries, c.batch)
+	case c.weights != "" && len(c.names) != 1:
+		return c, fmt.Errorf("-weights needs exactly one -backbones network, not %d", len(c.names))
 	case c.probe < 2 || c.probe > c.queries:
 		return c, fmt.Errorf("-probe %d: need 2 <= probe <= -queries %d", c.probe, c.queries)
 	}
@@ -107,15 +112,26 @@ func bnstats(ctx context.Context, c config, w io.Writer) error {
 	defer ev.Close()
 	probe := newBatch(queries, 0, c.probe, c.size, norm)
 	for _, name := range c.names {
-		b, err := backbone.New(name, backbone.Config{Seed: c.seed})
+		b, err := backbone.New(name, backbone.Config{Seed: c.seed, NoInit: c.weights != ""})
 		if err != nil {
 			return err
+		}
+		first := "fresh"
+		if c.weights != "" {
+			if err := safetensors.LoadModule(c.weights, b); err != nil {
+				return err
+			}
+			first = "loaded"
 		}
 		st, ok := b.(staged)
 		if !ok {
 			return fmt.Errorf("%s: no stage outputs", name)
 		}
-		fmt.Fprintf(w, "\n== %s (seed %d)\n", backbone.Title(name), c.seed)
+		if c.weights != "" {
+			fmt.Fprintf(w, "\n== %s (%s)\n", backbone.Title(name), c.weights)
+		} else {
+			fmt.Fprintf(w, "\n== %s (seed %d)\n", backbone.Title(name), c.seed)
+		}
 		s, err := newStudy(st, probe)
 		if err != nil {
 			return err
@@ -132,8 +148,16 @@ func bnstats(ctx context.Context, c config, w io.Writer) error {
 			s.add(label, r.Top1, stats)
 			return nil
 		}
-		if err := measure("fresh"); err != nil {
+		if err := measure(first); err != nil {
 			return err
+		}
+		if c.weights != "" && !c.noCorrection {
+			restore := biasCorrect(st)
+			err := measure("loaded, corr.")
+			restore()
+			if err != nil {
+				return err
+			}
 		}
 		done := 0
 		for _, n := range c.counts {

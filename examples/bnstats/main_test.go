@@ -5,10 +5,12 @@ import (
 	"context"
 	"io"
 	"math"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/disiam/disiam/backbone"
+	"github.com/disiam/disiam/safetensors"
 )
 
 func TestFlags(t *testing.T) {
@@ -26,6 +28,8 @@ func TestFlags(t *testing.T) {
 		{[]string{"-probe", "600", "-queries", "500"}, false},
 		{[]string{"-size", "0"}, false},
 		{[]string{"extra"}, false},
+		{[]string{"-weights", "x.safetensors"}, false},
+		{[]string{"-weights", "x.safetensors", "-backbones", "resnet18"}, true},
 	}
 	for _, tc := range tests {
 		_, err := flags(tc.args, io.Discard)
@@ -123,4 +127,28 @@ func TestRunSmall(t *testing.T) {
 		}
 	}
 	t.Errorf("no running_var row of features.6 in\n%s", s)
+}
+
+// TestWeights runs the study on a network loaded from a file: the loaded
+// measurement is the saved network's.
+func TestWeights(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "enc.safetensors")
+	b := backbone.NewResNet(18, backbone.Config{Width: 4, Seed: 3})
+	if err := safetensors.SaveModule(file, b); err != nil {
+		t.Fatal(err)
+	}
+	c, err := flags([]string{"-data", "synthetic", "-backbones", "resnet18-w4", "-weights", file,
+		"-bank", "32", "-queries", "16", "-probe", "16", "-batch", "8", "-passes", "2"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := bnstats(context.Background(), c, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"enc.safetensors)", "loaded ", "loaded, corr.", "2, corrected"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("no %q in\n%s", want, out.String())
+		}
+	}
 }
