@@ -53,7 +53,7 @@ type CPURecipe struct {
 var FashionMNIST = CPURecipe{
 	Backbone: "resnet18-cifar-w8", Assistant: "resnet18-cifar-w8", EfficientNet: "efficientnet_b0-x0.25",
 	Train: 2000, Test: 1000,
-	Epochs: 30, Batch: 64, Warmup: 3,
+	Epochs: 30, Batch: 32, Warmup: 3,
 	LR:      0.075,
 	HeadDim: 512,
 }
