@@ -46,8 +46,9 @@
 // outputs of features.3, .5 and .7). Features and FeatureMaps on the same
 // input node share one trunk, as does StageOutputs (interface Staged),
 // which returns every stage's output (ResNet's stem and layer1..4,
-// EfficientNet's features.0..8) for looking inside the network. Graphs built without Classify never touch
-// the classifier's parameters, which then get no gradient.
+// EfficientNet's features.0..8) for looking inside the network. Graphs
+// built without Classify never touch the classifier's parameters, which
+// then get no gradient.
 //
 // # Modes
 //
