@@ -48,3 +48,16 @@ type Pyramid interface {
 	// MapChannels are the channel counts of FeatureMaps' outputs.
 	MapChannels() []int
 }
+
+// Staged is a Backbone whose trunk is a sequence of stages, each feeding
+// the next (every ResNet and EfficientNet of this package), for looking
+// inside it: the activation statistics of each stage, as examples/bnstats
+// prints them.
+type Staged interface {
+	Backbone
+	// StageOutputs returns the stages' names (as in the state_dict:
+	// "layer1", "features.3") and their outputs for input x, first stage
+	// first; the last is the map that Features pools. It shares the trunk
+	// with Features and FeatureMaps on the same x.
+	StageOutputs(x *G.Node) ([]string, []*G.Node)
+}

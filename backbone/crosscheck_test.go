@@ -16,7 +16,8 @@ import (
 // and torchvision networks (own initialization, running statistics after a
 // training-mode forward) load here; in both directions the eval-mode
 // logits on the same input agree within 1e-4 (max abs error / max abs
-// value). It is skipped without /usr/bin/python3 and PyTorch.
+// value). resnet18-cifar (the CIFAR stem) goes to torchvision's resnet18
+// with conv1 a 3x3 stride-1 convolution and the max-pool an Identity. It is skipped without /usr/bin/python3 and PyTorch.
 func TestPyTorchCrossCheck(t *testing.T) {
 	const py = "/usr/bin/python3"
 	if testing.Short() {
@@ -36,7 +37,7 @@ func TestPyTorchCrossCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	ours := map[string][]float32{}
-	for _, name := range []string{"resnet18", "efficientnet_b0"} {
+	for _, name := range []string{"resnet18", "resnet18-cifar", "efficientnet_b0"} {
 		b, err := New(name, Config{Classes: 10, Seed: 7})
 		if err != nil {
 			t.Fatal(err)

@@ -21,7 +21,11 @@
 // # Architectures
 //
 // ResNet keeps the ImageNet stem (7x7 stride-2 convolution, max-pool) at
-// every input size, as the thesis does at 32x32 (Section 4.5); blocks are
+// every input size, as the thesis does at 32x32 (Section 4.5); the name
+// suffix -cifar (Config.CIFARStem) selects instead the CIFAR stem of
+// lightly's and solo-learn's CIFAR-10 benchmarks, a 3x3 stride-1 conv1
+// and no max-pool ("resnet18-cifar", "resnet18-cifar-w16"), which keeps
+// 4x4 maps at layer4 of a 32x32 image instead of 1x1; blocks are
 // BasicBlock (18, 34) or Bottleneck (50, 101, 152, stride on the 3x3
 // convolution as in torchvision). EfficientNet-Bk scales B0's seven MBConv
 // stages by torchvision's width and depth multipliers (1.0/1.0, 1.0/1.1,
@@ -40,8 +44,11 @@
 // and kNN use, Classify the logits from it, FeatureMaps the maps at strides
 // 8, 16 and 32 for a detector's FPN (ResNet C3-C5; EfficientNet the
 // outputs of features.3, .5 and .7). Features and FeatureMaps on the same
-// input node share one trunk. Graphs built without Classify never touch
-// the classifier's parameters, which then get no gradient.
+// input node share one trunk, as does StageOutputs (interface Staged),
+// which returns every stage's output (ResNet's stem and layer1..4,
+// EfficientNet's features.0..8) for looking inside the network. Graphs
+// built without Classify never touch the classifier's parameters, which
+// then get no gradient.
 //
 // # Modes
 //
@@ -87,12 +94,13 @@
 // # Verification
 //
 // The tests check, against torchvision: every state_dict name, shape and
-// dtype and the parameter counts of all 13 architectures; BatchNorm,
+// dtype and the parameter counts of all 13 architectures and of narrow and
+// CIFAR-stem ResNets; BatchNorm,
 // dropout and stochastic-depth settings; the mean and standard deviation of
 // the default initialization; eval-mode features and logits (≤ 1e-4
 // relative) and batch-statistics features (≤ 5e-3) of ResNet-18 (32x32,
 // 40x56, 360x640), ResNet-50, EfficientNet-B0, B3 and B5 on the golden-rule
 // weights;
 // gradients of ResNet-18 and EfficientNet-B0; and a weight exchange with
-// PyTorch in both directions.
+// PyTorch in both directions (ResNet-18 also with the CIFAR stem).
 package backbone

@@ -305,32 +305,45 @@ func (e *EfficientNet) MapChannels() []int {
 	return out
 }
 
-// trunk returns the outputs of features.3, features.5, features.7 and
-// features.8.
+// trunk returns the outputs of features.0 .. features.8.
 func (e *EfficientNet) trunk(x *G.Node) []*G.Node {
 	return e.last.get(x, func() []*G.Node {
 		checkInput(e.name, x)
 		h := e.Stem.Forward(x)
-		var maps []*G.Node
-		for i, stage := range e.Stages {
+		out := []*G.Node{h}
+		for _, stage := range e.Stages {
 			for _, b := range stage {
 				h = b.Forward(h)
 			}
-			if i == 2 || i == 4 || i == 6 {
-				maps = append(maps, h)
-			}
+			out = append(out, h)
 		}
-		return append(maps, e.Head.Forward(h))
+		return append(out, e.Head.Forward(h))
 	})
 }
 
 // Features implements Backbone: global average pool of features.8.
-func (e *EfficientNet) Features(x *G.Node) *G.Node { return nn.GlobalAvgPool2d(e.trunk(x)[3]) }
+func (e *EfficientNet) Features(x *G.Node) *G.Node {
+	t := e.trunk(x)
+	return nn.GlobalAvgPool2d(t[len(t)-1])
+}
 
 // FeatureMaps implements Backbone: the outputs of features.3, features.5
 // and features.7 (strides 8, 16, 32), as EfficientDet takes them.
 func (e *EfficientNet) FeatureMaps(x *G.Node) []*G.Node {
-	return append([]*G.Node(nil), e.trunk(x)[:3]...)
+	t := e.trunk(x)
+	return []*G.Node{t[3], t[5], t[7]}
+}
+
+// StageOutputs implements Staged: the outputs of features.0 (the stem),
+// features.1 .. features.7 (the MBConv stages) and features.8 (the head
+// convolution), named "features.0" .. "features.8".
+func (e *EfficientNet) StageOutputs(x *G.Node) ([]string, []*G.Node) {
+	t := e.trunk(x)
+	names := make([]string, len(t))
+	for i := range t {
+		names[i] = fmt.Sprintf("features.%d", i)
+	}
+	return names, append([]*G.Node(nil), t...)
 }
 
 // Classify implements Backbone: dropout, then classifier.1.

@@ -34,6 +34,15 @@ type Config struct {
 	// torchvision's width_mult does; the depths stay the variant's. 0 means
 	// 1. Only for EfficientNets.
 	WidthMult float64
+	// CIFARStem replaces a ResNet's ImageNet stem (7x7 stride-2
+	// convolution and 3x3 stride-2 max-pool) by the CIFAR stem of He et
+	// al.'s small-image ResNets as lightly's and solo-learn's CIFAR-10
+	// benchmarks build it: conv1 a 3x3 stride-1 convolution with padding
+	// 1, no max-pool. A 32x32 image then reaches layer4 at 4x4 instead of
+	// 1x1. The parameter names stay torchvision's (conv1.weight is then
+	// [Width, 3, 3, 3]). The thesis keeps the ImageNet stem, the default.
+	// Only for ResNets.
+	CIFARStem bool
 }
 
 // DefaultWidth is torchvision's ResNet width (Config.Width 0).
@@ -65,15 +74,18 @@ func Names() []string {
 }
 
 // New builds the architecture called name: torchvision's function name
-// (see Names), optionally with a width suffix, the form Backbone.Name
-// returns for non-default widths:
+// (see Names), optionally with suffixes, the form Backbone.Name returns
+// for non-default configurations:
 //
 //	resnet18-w16          ResNet-18 with Config.Width 16 (stages of 16, 32, 64, 128 channels)
+//	resnet18-cifar        ResNet-18 with Config.CIFARStem (3x3 stride-1 conv1, no max-pool)
+//	resnet18-cifar-w16    both, in this order
 //	efficientnet_b0-x0.5  EfficientNet-B0 with Config.WidthMult 0.5
 //
 // A suffix and a different non-zero width in cfg contradict each other and
-// are an error, as is a width field of the other family, and an unknown
-// name (the error lists the known ones).
+// are an error, as is a field of the other family, and an unknown name
+// (the error lists the known ones). Config.CIFARStem with a name without
+// -cifar builds the CIFAR stem too (as Config.Width does without -wN).
 func New(name string, cfg Config) (Backbone, error) {
 	a, err := parseName(name)
 	if err != nil {
@@ -91,9 +103,12 @@ func New(name string, cfg Config) (Backbone, error) {
 		if a.width != 0 {
 			cfg.Width = a.width
 		}
+		cfg.CIFARStem = cfg.CIFARStem || a.cifar
 		return NewResNet(a.n, cfg), nil
 	}
 	switch {
+	case cfg.CIFARStem:
+		return nil, fmt.Errorf("backbone: %s: Config.CIFARStem is for ResNets", name)
 	case cfg.Width != 0:
 		return nil, fmt.Errorf("backbone: %s: Config.Width is for ResNets; an EfficientNet takes Config.WidthMult", name)
 	case cfg.WidthMult < 0 || math.IsNaN(cfg.WidthMult) || math.IsInf(cfg.WidthMult, 0):
@@ -110,14 +125,16 @@ func New(name string, cfg Config) (Backbone, error) {
 // arch is a parsed architecture name.
 type arch struct {
 	resnet bool
+	cifar  bool    // ResNet -cifar suffix
 	n      int     // ResNet depth or EfficientNet variant
 	width  int     // ResNet -wN suffix (0: none)
 	mult   float64 // EfficientNet -xM suffix (0: none)
 }
 
-// parseName parses "resnet18", "resnet18-w16", "efficientnet_b0",
-// "efficientnet_b0-x0.5". Numbers must be written canonically, so a name
-// has one spelling and Name() round-trips through New.
+// parseName parses "resnet18", "resnet18-w16", "resnet18-cifar",
+// "resnet18-cifar-w16", "efficientnet_b0", "efficientnet_b0-x0.5". Numbers
+// must be written canonically and -cifar comes before -wN, so a name has
+// one spelling and Name() round-trips through New.
 func parseName(name string) (arch, error) {
 	base, suffix, hasSuffix := strings.Cut(name, "-")
 	canonical := func(s, prefix string) (int, bool) {
@@ -128,10 +145,14 @@ func parseName(name string) (arch, error) {
 	var a arch
 	if depth, ok := canonical(base, "resnet"); ok && slices.Contains(resnetDepths, depth) {
 		a = arch{resnet: true, n: depth}
+		if rest, ok := strings.CutPrefix(suffix, "cifar"); hasSuffix && ok && (rest == "" || rest[0] == '-') {
+			a.cifar = true
+			suffix, hasSuffix = strings.CutPrefix(rest, "-")
+		}
 		if hasSuffix {
 			w, ok := canonical(suffix, "w")
 			if !ok || w <= 0 {
-				return arch{}, fmt.Errorf("backbone: %s: bad width suffix %q, want -wN with N > 0 channels (e.g. resnet18-w16)", name, suffix)
+				return arch{}, fmt.Errorf("backbone: %s: bad suffix %q, want -cifar (the CIFAR stem), -wN with N > 0 channels, or both in this order (e.g. resnet18-w16, resnet18-cifar-w16)", name, suffix)
 			}
 			a.width = w
 		}
@@ -149,7 +170,7 @@ func parseName(name string) (arch, error) {
 		}
 		return a, nil
 	}
-	return arch{}, fmt.Errorf("backbone: unknown architecture %q (known: %s; ResNets take a width suffix -wN, EfficientNets -xM: resnet18-w16, efficientnet_b0-x0.5)",
+	return arch{}, fmt.Errorf("backbone: unknown architecture %q (known: %s; ResNets take a stem suffix -cifar and a width suffix -wN, EfficientNets -xM: resnet18-w16, resnet18-cifar-w16, efficientnet_b0-x0.5)",
 		name, strings.Join(Names(), ", "))
 }
 
@@ -158,18 +179,27 @@ func parseName(name string) (arch, error) {
 func formatMult(m float64) string { return strconv.FormatFloat(m, 'f', -1, 64) }
 
 // Title is the architecture's name as the thesis prints it: "ResNet-18",
-// "EfficientNet-B0", with a non-default width in parentheses ("ResNet-18
-// (width 16)", "EfficientNet-B0 (width ×0.5)"). It returns name unchanged
-// if New does not accept it.
+// "EfficientNet-B0", with a non-default stem or width in parentheses
+// ("ResNet-18 (width 16)", "ResNet-18 (CIFAR stem, width 16)",
+// "EfficientNet-B0 (width ×0.5)"). It returns name unchanged if New does
+// not accept it.
 func Title(name string) string {
 	a, err := parseName(name)
 	switch {
 	case err != nil:
 		return name
-	case a.resnet && a.width != 0:
-		return fmt.Sprintf("ResNet-%d (width %d)", a.n, a.width)
 	case a.resnet:
-		return fmt.Sprintf("ResNet-%d", a.n)
+		var notes []string
+		if a.cifar {
+			notes = append(notes, "CIFAR stem")
+		}
+		if a.width != 0 {
+			notes = append(notes, fmt.Sprintf("width %d", a.width))
+		}
+		if len(notes) == 0 {
+			return fmt.Sprintf("ResNet-%d", a.n)
+		}
+		return fmt.Sprintf("ResNet-%d (%s)", a.n, strings.Join(notes, ", "))
 	case a.mult != 0:
 		return fmt.Sprintf("EfficientNet-B%d (width ×%s)", a.n, formatMult(a.mult))
 	}

@@ -26,7 +26,10 @@ var resnetLayers = map[int][4]int{
 // four stages layer1..layer4 of BasicBlocks (ResNet-18/34) or Bottlenecks
 // (ResNet-50/101/152) with 64, 128, 256, 512 base channels and strides 1,
 // 2, 2, 2, global average pooling and the classifier fc. The stem is kept
-// at every input size, also 32x32, as in the thesis (Section 4.5).
+// at every input size, also 32x32, as in the thesis (Section 4.5), unless
+// Config.CIFARStem replaces it by a 3x3 stride-1 conv1 without max-pool
+// (the small-image ResNet of lightly's and solo-learn's CIFAR-10
+// benchmarks; the stride of the network falls from 32 to 8).
 // Config.Width narrows (or widens) every layer: a stem of Width channels
 // and stages of Width, 2·Width, 4·Width, 8·Width base channels.
 type ResNet struct {
@@ -37,7 +40,8 @@ type ResNet struct {
 
 	name      string
 	expansion int
-	width     int // base channels of layer1
+	width     int  // base channels of layer1
+	cifar     bool // CIFAR stem: 3x3 stride-1 conv1, no max-pool
 	last      trunkCache
 }
 
@@ -181,9 +185,10 @@ func (b *Bottleneck) SetTraining(t bool) {
 }
 
 // NewResNet builds ResNet-depth, depth one of 18, 34, 50, 101, 152, with
-// cfg.Width base channels (0: 64), initialized as torchvision initializes
-// it (weightinit.ResNet) unless cfg.NoInit. It starts in Train mode. It
-// panics on another depth, a negative Width or a WidthMult (EfficientNet's).
+// cfg.Width base channels (0: 64) and the stem cfg.CIFARStem chooses,
+// initialized as torchvision initializes it (weightinit.ResNet) unless
+// cfg.NoInit. It starts in Train mode. It panics on another depth, a
+// negative Width or a WidthMult (EfficientNet's).
 func NewResNet(depth int, cfg Config) *ResNet {
 	layers, ok := resnetLayers[depth]
 	if !ok {
@@ -196,12 +201,20 @@ func NewResNet(depth int, cfg Config) *ResNet {
 	if width == 0 {
 		width = DefaultWidth
 	}
+	stem := nn.Conv2dConfig{In: 3, Out: width, Kernel: 7, Stride: 2, Padding: 3}
+	if cfg.CIFARStem {
+		stem = nn.Conv2dConfig{In: 3, Out: width, Kernel: 3, Stride: 1, Padding: 1}
+	}
 	r := &ResNet{
 		name:      fmt.Sprintf("resnet%d", depth),
 		expansion: 1,
 		width:     width,
-		Conv1:     nn.NewConv2d("conv1", nn.Conv2dConfig{In: 3, Out: width, Kernel: 7, Stride: 2, Padding: 3}),
+		cifar:     cfg.CIFARStem,
+		Conv1:     nn.NewConv2d("conv1", stem),
 		BN1:       nn.NewBatchNorm2d("bn1", width),
+	}
+	if cfg.CIFARStem {
+		r.name += "-cifar"
 	}
 	if width != DefaultWidth {
 		r.name += fmt.Sprintf("-w%d", width)
@@ -237,8 +250,9 @@ func NewResNet(depth int, cfg Config) *ResNet {
 	return r
 }
 
-// Name implements Backbone: "resnet18" etc., "resnet18-w16" with a
-// Config.Width other than 64 (New accepts both forms).
+// Name implements Backbone: "resnet18" etc., with "-cifar" for the CIFAR
+// stem and "-w16" for a Config.Width other than 64 ("resnet18-cifar-w16";
+// New accepts every form).
 func (r *ResNet) Name() string { return r.name }
 
 // FeatureDim implements Backbone: 512 for ResNet-18/34, 2048 for the
@@ -252,30 +266,38 @@ func (r *ResNet) MapChannels() []int {
 }
 
 // trunk builds (once per input node) the stem and the four stages and
-// returns the outputs of layer2, layer3 and layer4.
+// returns their outputs: the stem's (after the max-pool, if any), then
+// layer1's .. layer4's.
 func (r *ResNet) trunk(x *G.Node) []*G.Node {
 	return r.last.get(x, func() []*G.Node {
 		checkInput(r.name, x)
-		h := nn.MaxPool2d(nn.ReLU(r.BN1.Forward(r.Conv1.Forward(x))), 3, 2, 1)
-		var maps []*G.Node
-		for s, blocks := range r.Layers {
+		h := nn.ReLU(r.BN1.Forward(r.Conv1.Forward(x)))
+		if !r.cifar {
+			h = nn.MaxPool2d(h, 3, 2, 1)
+		}
+		out := []*G.Node{h}
+		for _, blocks := range r.Layers {
 			for _, b := range blocks {
 				h = b.Forward(h)
 			}
-			if s > 0 {
-				maps = append(maps, h)
-			}
+			out = append(out, h)
 		}
-		return maps
+		return out
 	})
 }
 
 // Features implements Backbone: global average pool of layer4's output.
-func (r *ResNet) Features(x *G.Node) *G.Node { return nn.GlobalAvgPool2d(r.trunk(x)[2]) }
+func (r *ResNet) Features(x *G.Node) *G.Node { return nn.GlobalAvgPool2d(r.trunk(x)[4]) }
 
 // FeatureMaps implements Backbone: C3, C4, C5, the outputs of layer2,
-// layer3 and layer4 (strides 8, 16, 32).
-func (r *ResNet) FeatureMaps(x *G.Node) []*G.Node { return append([]*G.Node(nil), r.trunk(x)...) }
+// layer3 and layer4 (strides 8, 16, 32; 2, 4, 8 with the CIFAR stem).
+func (r *ResNet) FeatureMaps(x *G.Node) []*G.Node { return append([]*G.Node(nil), r.trunk(x)[2:]...) }
+
+// StageOutputs implements Staged: the outputs of the stem (after its max-pool),
+// layer1, layer2, layer3 and layer4, named "stem", "layer1" .. "layer4".
+func (r *ResNet) StageOutputs(x *G.Node) ([]string, []*G.Node) {
+	return []string{"stem", "layer1", "layer2", "layer3", "layer4"}, append([]*G.Node(nil), r.trunk(x)...)
+}
 
 // Classify implements Backbone: fc.
 func (r *ResNet) Classify(features *G.Node) *G.Node { return r.FC.Forward(features) }

@@ -2,7 +2,9 @@
 
 usage: /usr/bin/python3 crosscheck.py DIR
 DIR holds input.safetensors (tensor "x") and go_<arch>.safetensors files
-written by Go. For each of those, the torchvision model (10 classes) loads
+written by Go. For each of those, the torchvision model (10 classes; for
+an <arch>-cifar name with conv1 a 3x3 stride-1 convolution and no max-pool,
+the CIFAR stem) loads
 it with load_state_dict(strict=True) and prints its eval-mode logits for x.
 Then it builds torchvision's efficientnet_b0 and resnet34 (10 classes) with
 their own random initialization (torch.manual_seed(0)), runs one
@@ -59,7 +61,11 @@ def main():
     for fn in sorted(os.listdir(d)):
         if fn.startswith("go_"):
             arch = fn[3:-len(".safetensors")]
-            m = getattr(torchvision.models, arch)(num_classes=10)
+            base, cifar = arch.removesuffix("-cifar"), arch.endswith("-cifar")
+            m = getattr(torchvision.models, base)(num_classes=10)
+            if cifar:  # the CIFAR stem: 3x3 stride-1 conv1, no max-pool
+                m.conv1 = torch.nn.Conv2d(3, m.conv1.out_channels, 3, 1, 1, bias=False)
+                m.maxpool = torch.nn.Identity()
             m.load_state_dict(read(os.path.join(d, fn)), strict=True)
             m.eval()
             with torch.no_grad():

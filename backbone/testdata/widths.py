@@ -6,7 +6,7 @@ from torchvision.models import efficientnet as E
 from functools import partial
 
 class WResNet(R.ResNet):
-    def __init__(self, block, layers, width, num_classes=1000):
+    def __init__(self, block, layers, width, num_classes=1000, cifar=False):
         nn.Module.__init__(self)
         self._norm_layer = nn.BatchNorm2d
         self.inplanes = width
@@ -17,6 +17,9 @@ class WResNet(R.ResNet):
         self.bn1 = nn.BatchNorm2d(width)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        if cifar:  # the CIFAR stem of lightly's and solo-learn's CIFAR-10 benchmarks
+            self.conv1 = nn.Conv2d(3, width, kernel_size=3, stride=1, padding=1, bias=False)
+            self.maxpool = nn.Identity()
         self.layer1 = self._make_layer(block, width, layers[0])
         self.layer2 = self._make_layer(block, 2*width, layers[1], stride=2)
         self.layer3 = self._make_layer(block, 4*width, layers[2], stride=2)
@@ -40,3 +43,16 @@ for v,(wm,dm,drop) in {0:(1.0,1.0,0.2),1:(1.0,1.1,0.2),3:(1.2,1.4,0.3)}.items():
         feats=m.classifier[1].in_features
         chans=[setting[i].out_channels for i in (2,4,6)]
         print("effnet",v,mult,count(m),feats,chans, m.features[0][0].out_channels)
+# The CIFAR stem (backbone/stem_test.go): parameter counts and the shapes of
+# layer2..layer4's outputs at 32x32 and 28x28.
+for d,w,c in [(18,64,1000),(18,64,10),(18,16,10),(34,16,10),(50,16,10)]:
+    m=WResNet(*cfgs[d],w,num_classes=c,cifar=True)
+    shapes=[]
+    for s in (32,28):
+        x=torch.zeros(2,3,s,s)
+        h=m.maxpool(m.relu(m.bn1(m.conv1(x))))
+        h=m.layer1(h); outs=[]
+        for l in (m.layer2,m.layer3,m.layer4):
+            h=l(h); outs.append(tuple(h.shape[1:]))
+        shapes.append(outs)
+    print("resnet-cifar",d,w,c,count(m),tuple(m.conv1.weight.shape),shapes)

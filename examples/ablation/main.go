@@ -112,6 +112,9 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	if err := runner.Parse(fs, args, experiment.Rules, rules); err != nil {
 		return nil, err
 	}
+	if err := o.ApplyRecipe(fs, false); err != nil {
+		return nil, err
+	}
 	if list {
 		o.Study = "list"
 		return o, nil

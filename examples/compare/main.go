@@ -22,7 +22,14 @@
 // numbers. -backbones
 // efficientnet_b0-x0.25,resnet18-w16 adds the EfficientNet-B0 stand-in
 // (each of its runs takes about twice as long; see examples/README.md for
-// what it measures at this size). The thesis' setting on CIFAR-10 (24
+// what it measures at this size). -data fashion-mnist switches to that
+// dataset's CPU recipe (-recipe auto, runner.FashionMNIST): both of Table
+// 5.4's backbones as stand-ins, EfficientNet-B0 at width ×0.25 and
+// ResNet-18 with the CIFAR stem at width 8 ("resnet18-cifar-w8", also
+// the assistant), 2,000 training and 1,000 test images, 30 epochs of
+// batch 32, LARS for every method, each method's own views; -recipe none
+// keeps the defaults above, -recipe thesis the thesis' optimization and
+// heads. The thesis' setting on CIFAR-10 (24
 // runs of 800 epochs each, days on a GPU, far more on a CPU) is
 //
 //	go run -tags openblas ./examples/compare -data cifar10:/data/cifar-10-batches-bin \
@@ -66,6 +73,9 @@ func parse(args []string, stderr io.Writer) (experiment.Flags, error) {
 	f := defaults()
 	f.Register(fs)
 	if err := runner.Parse(fs, args, experiment.Rules); err != nil {
+		return f, err
+	}
+	if err := f.ApplyRecipe(fs, true); err != nil {
 		return f, err
 	}
 	return f, f.Check()

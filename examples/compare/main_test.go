@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
 
+	"github.com/disiam/disiam/examples/internal/experiment"
 	"github.com/disiam/disiam/examples/internal/experiment/experimenttest"
+	"github.com/disiam/disiam/examples/internal/runner"
 )
 
 // tiny are flags that make a comparison run in seconds.
@@ -52,5 +55,39 @@ func TestFlagErrors(t *testing.T) {
 				t.Error("no error")
 			}
 		})
+	}
+}
+
+// TestRecipe checks that -data fashion-mnist takes the CPU recipe
+// (runner.FashionMNIST, with both backbones of Table 5.4), that flags given
+// on the command line win, and that -recipe none and thesis do what they
+// say.
+func TestRecipe(t *testing.T) {
+	r := runner.FashionMNIST
+	tests := []struct {
+		args                []string
+		backbones, opt, aug string
+		epochs, train, head int
+		lr                  float64
+	}{
+		{[]string{"-data", "fashion-mnist"}, r.EfficientNet + "," + r.Backbone, runner.OptimizerLARS, runner.AugmentMethod, r.Epochs, r.Train, r.HeadDim, r.LR},
+		{[]string{"-data", "fashion-mnist", "-epochs", "5", "-backbones", "resnet18-w8"}, "resnet18-w8", runner.OptimizerLARS, runner.AugmentMethod, 5, r.Train, r.HeadDim, r.LR},
+		{[]string{"-data", "fashion-mnist", "-recipe", "none"}, experiment.SmallResNet, runner.OptimizerThesis, runner.AugmentMethod, 24, 2000, 512, 0},
+		{[]string{"-data", "fashion-mnist", "-recipe", "thesis"}, experiment.SmallResNet, runner.OptimizerThesis, runner.AugmentMethod, 24, 2000, 0, 0},
+		{[]string{"-data", "synthetic"}, experiment.SmallResNet, runner.OptimizerLARS, runner.AugmentShapes, 24, 2000, 512, 0},
+	}
+	for _, tc := range tests {
+		f, err := parse(tc.args, io.Discard)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.args, err)
+		}
+		got := []any{strings.Join(f.Backbones, ","), f.Optimizer, f.Augment, f.Epochs, f.Train, f.HeadDim, f.LR}
+		want := []any{tc.backbones, tc.opt, tc.aug, tc.epochs, tc.train, tc.head, tc.lr}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%q: got %v, want %v", tc.args, got, want)
+		}
+	}
+	if _, err := parse([]string{"-recipe", "fast"}, io.Discard); err == nil {
+		t.Error("-recipe fast: no error")
 	}
 }

@@ -117,7 +117,21 @@ func TestFlags(t *testing.T) {
 		}},
 		{args: []string{"-optimizer", "sgd"}, check: func(c config) bool { return c.lr == sgdBaseLR }},
 		{args: []string{"-optimizer", "sgd", "-lr", "0.03"}, check: func(c config) bool { return c.lr == 0.03 }},
-		{args: []string{"-data", "fashion-mnist"}, check: func(c config) bool { return c.views == runner.AugmentMethod }},
+		{args: []string{"-data", "fashion-mnist"}, check: func(c config) bool {
+			r := runner.FashionMNIST
+			return c.views == runner.AugmentMethod && c.backbone == r.Backbone && c.assistant == r.Assistant &&
+				c.epochs == r.Epochs && c.train == r.Train && c.test == r.Test && c.batch == r.Batch && c.lr == r.LR && c.optimizer == optLARS
+		}},
+		{args: []string{"-data", "fashion-mnist", "-epochs", "3", "-backbone", "resnet18-w16"}, check: func(c config) bool {
+			return c.epochs == 3 && c.backbone == "resnet18-w16" && c.assistant == runner.FashionMNIST.Assistant
+		}},
+		{args: []string{"-data", "fashion-mnist", "-recipe", "none"}, check: func(c config) bool {
+			return c.backbone == "resnet18-w16" && c.epochs == 24 && c.train == 2000
+		}},
+		{args: []string{"-data", "fashion-mnist", "-recipe", "thesis"}, check: func(c config) bool {
+			return c.optimizer == optSGD && c.lr == sgdBaseLR && c.warmup == 0 && c.hd == 0 && c.backbone == "resnet18-w16"
+		}},
+		{args: []string{"-recipe", "fast"}, bad: true},
 		{args: []string{"-data", "synthetic,size=48"}, check: func(c config) bool { return c.views == runner.AugmentShapes }},
 		{args: []string{"-data", "cifar10:/x", "-views", "shapes"}, check: func(c config) bool { return c.views == runner.AugmentShapes }},
 		{args: []string{"-optimizer", "adam"}, bad: true},

@@ -85,6 +85,9 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	if err := runner.Parse(fs, args, experiment.Rules, runner.Rules{"data": runner.OptionalDataSpec}); err != nil {
 		return nil, err
 	}
+	if err := o.ApplyRecipe(fs, false); err != nil {
+		return nil, err
+	}
 	if (o.Data == "") != (o.Eval == "") {
 		return nil, errors.New("give both -data (pretraining) and -eval (evaluation), or neither for the demo")
 	}

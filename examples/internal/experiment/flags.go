@@ -49,7 +49,10 @@ type Flags struct {
 	Workers   int    `json:"workers"`
 	Out       string `json:"out"`
 	NoPlots   bool   `json:"no_plots"`
-	Verbose   bool   `json:"-"`
+	// Recipe is runner.RecipeAuto (the dataset's runner.CPURecipe where
+	// it has one), RecipeNone or RecipeThesis; ApplyRecipe applies it.
+	Recipe  string `json:"recipe"`
+	Verbose bool   `json:"-"`
 }
 
 // Register defines the flags on fs, with the current field values as
@@ -77,6 +80,57 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.Out, "out", f.Out, "output folder")
 	fs.BoolVar(&f.NoPlots, "noplots", f.NoPlots, "skip the PNG plots")
 	fs.BoolVar(&f.Verbose, "v", f.Verbose, "print the trainer's progress lines")
+	fs.StringVar(&f.Recipe, "recipe", f.Recipe, "auto (the dataset's CPU recipe where it has one, e.g. fashion-mnist: backbones, sizes, epochs, LARS; flags given here win), none (the defaults shown here), thesis (the thesis' optimization, the papers' 2048-unit heads, each method's views)")
+}
+
+// ApplyRecipe sets the settings that the command line (fs, parsed) did
+// not give to those of -recipe: for auto on a dataset with a
+// runner.CPURecipe its backbones (the ResNet, with the EfficientNet
+// stand-in first when both are wanted; not when the program's default
+// Backbones is nil, each study's own), assistant, sizes, epochs, batch,
+// warmup, head width and LARS; for thesis the thesis' optimizer, the
+// papers' heads and each method's views.
+func (f *Flags) ApplyRecipe(fs *flag.FlagSet, both bool) error {
+	set := runner.SetFlags(fs)
+	put := func(name string, apply func()) {
+		if !set[name] {
+			apply()
+		}
+	}
+	switch f.Recipe {
+	case runner.RecipeNone:
+	case runner.RecipeAuto, "":
+		r, ok := runner.RecipeFor(f.Data)
+		if !ok {
+			return nil
+		}
+		if f.Backbones != nil {
+			put("backbones", func() {
+				f.Backbones = []string{r.Backbone}
+				if both {
+					f.Backbones = []string{r.EfficientNet, r.Backbone}
+				}
+			})
+		}
+		put("assistant", func() { f.Assistant = r.Assistant })
+		put("train", func() { f.Train = r.Train })
+		put("test", func() { f.Test = r.Test })
+		put("epochs", func() { f.Epochs = r.Epochs })
+		put("batch", func() { f.Batch = r.Batch })
+		put("warmup", func() { f.Warmup = r.Warmup })
+		put("head-dim", func() { f.HeadDim = r.HeadDim })
+		put("optimizer", func() { f.Optimizer = runner.OptimizerLARS })
+		if f.Optimizer == runner.OptimizerLARS {
+			put("lr", func() { f.LR = r.LR })
+		}
+	case runner.RecipeThesis:
+		put("optimizer", func() { f.Optimizer = runner.OptimizerThesis })
+		put("head-dim", func() { f.HeadDim = 0 })
+		put("augment", func() { f.Augment = runner.AugmentMethod })
+	default:
+		return fmt.Errorf("-recipe %q: auto, none or thesis", f.Recipe)
+	}
+	return nil
 }
 
 // Rules are the rules (runner.Validate) of the flags Register defines
@@ -152,10 +206,11 @@ const OptimizerAuto = "auto"
 
 // Defaults returns the settings every experiment starts from: the thesis'
 // seeds and kNN rule, one kNN measurement per epoch, automatic views and
-// optimizer, 2 warmup epochs for lars and sgd.
+// optimizer, 2 warmup epochs for lars and sgd, the dataset's CPU recipe
+// (-recipe auto).
 func Defaults() Flags {
 	return Flags{Seeds: slices.Clone(ThesisSeeds), EvalEvery: 1, K: knn.DefaultK,
-		Augment: runner.AugmentAuto, Optimizer: OptimizerAuto, Warmup: 2}
+		Augment: runner.AugmentAuto, Optimizer: OptimizerAuto, Warmup: 2, Recipe: runner.RecipeAuto}
 }
 
 // Stand-ins for the thesis' backbones in the scaled-down defaults: the

@@ -159,6 +159,7 @@ func init() {
 		"chain":     Chain,
 		"views":     Views,
 		"augment":   OneOf(AugmentAuto, AugmentShapes, AugmentMethod),
+		"recipe":    OneOf(RecipeAuto, RecipeNone, RecipeThesis),
 		"head-dim":  count,
 		"seed":      Any,
 		"seeds":     Seeds,
