@@ -92,9 +92,10 @@
 // outlines, the narrow ResNet-18 "resnet18-w16" the quickstart
 // pretrains, FPN and head 64 wide with 2 convolutions per tower, 10
 // epochs of batch 8 at learning rate 0.04, seed 1) both runs together
-// take about 3.5 minutes on two busy CPU cores. Measured: mAP@0.5 8.6%
-// from the random initialization, 17.9% from the quickstart's encoder
-// (mAP 3.2% and 7.7%; examples/README.md has the table). The
+// take about 2 minutes on two lightly loaded CPU cores. Measured: mAP@0.5
+// 8.6% from the random initialization, 14.6% from the quickstart's
+// current encoder (mAP 3.2% and 5.5%; 17.9% and 7.7% with the encoder of
+// the earlier quickstart defaults; examples/README.md has the tables). The
 // quickstart's encoder is pretrained on 32×32 images of single shapes,
 // the detector sees 96×96 scenes of several shapes of 8 to 86 pixels: a
 // transfer across data, as the thesis' COCO-pretrained backbones are
