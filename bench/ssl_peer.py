@@ -1,15 +1,16 @@
 """PyTorch peer of ssl's BenchmarkStep: one case of bench/peer/bench.py
 per process, so that the peak RSS belongs to that case alone.
 
-usage: [SEED=0] [FLUSH_DENORMAL=1] /usr/bin/python3 bench/ssl_peer.py CASE [steps] [threads] [batch]
+usage: [SEED=0] [FLUSH_DENORMAL=0] /usr/bin/python3 bench/ssl_peer.py CASE [steps] [threads] [batch]
 CASE: simsiam/resnet18, simsiam/efficientnet_b0, simclr/resnet18,
       disiam/efficientnet_b0+resnet34, disiam+/efficientnet_b0+resnet34/4views
 Prints one line: case, img/s (median step, one image = all its views),
 peak RSS in MB (resource.getrusage), threads, img/cpu-s (the median
 step's CPU time of all threads instead of its wall time). Weights and
 inputs are drawn from torch.manual_seed(SEED) (bench.py leaves them
-unseeded). Some draws make PyTorch's DiSiam steps 20x slower (denormal
-floats, gone with FLUSH_DENORMAL=1, which sets torch.set_flush_denormal).
+unseeded). PyTorch runs at its best, with torch.set_flush_denormal(True):
+some draws make its DiSiam steps 20x slower in its default denormal mode
+(FLUSH_DENORMAL=0 measures that mode).
 """
 import os
 import resource
@@ -28,7 +29,7 @@ threads = int(args[2]) if len(args) > 2 else 2
 batch = int(args[3]) if len(args) > 3 else 64
 torch.set_num_threads(threads)
 torch.manual_seed(int(os.environ.get("SEED", "0")))
-if os.environ.get("FLUSH_DENORMAL") == "1":
+if os.environ.get("FLUSH_DENORMAL", "1") != "0":
     torch.set_flush_denormal(True)
 
 parts = case.split("/")
