@@ -133,12 +133,19 @@ func newSqueezeExcitation(name string, channels, squeeze int) *SqueezeExcitation
 	}
 }
 
-// pointwise applies the 1x1 convolution c to a pooled [N, C] input.
+// pointwise applies the 1x1 convolution c to a pooled [N, C] input, in
+// float64 accumulation (nn.LinearAcc64Op): the gates' pre-activations are
+// sums of up to 1152 terms that largely cancel, and at large activations
+// the float32 GEMM's rounding of them, passed through the sigmoid gates of
+// every block, was most of the network's float32 error (at 64x64 with
+// large weights, 1.5 times PyTorch's; with float64 sums it is at
+// PyTorch's level, see TestGolden). The layers are small (C·C/4
+// multiply-adds an image), so this costs little.
 func pointwise(c *nn.Conv2d, s *G.Node) *G.Node {
 	g := s.Graph()
 	cfg := c.Config
 	w := G.Must(G.Reshape(c.Weight.Node(g), tensor.Shape{cfg.Out, cfg.In}))
-	return nn.LinearOp(s, w, c.Bias.Node(g))
+	return nn.LinearAcc64Op(s, w, c.Bias.Node(g))
 }
 
 // Forward scales the channels of x [N, C, H, W].

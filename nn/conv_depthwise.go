@@ -5,6 +5,7 @@ import (
 
 	"github.com/disiam/disiam/internal/linalg"
 	"github.com/disiam/disiam/internal/parallel"
+	"github.com/disiam/disiam/internal/vec"
 )
 
 // Depthwise convolution (groups == C, O = m*C: output channel oc reads
@@ -116,11 +117,13 @@ func depthwiseBackwardFilter[T linalg.Float](pl *convPlan, dw, x, dy []T) {
 // saves.
 var level1 gonum.Implementation
 
-// axpy adds a*x to y[:len(x)].
+// axpy adds a*x to y[:len(x)]; in float32 with one rounding per element
+// (vec.Saxpy, a fused multiply-add, as oneDNN's depthwise kernels round,
+// where gonum's SSE loop rounds the product and the sum).
 func axpy[T linalg.Float](a T, x, y []T) {
 	switch xs := any(x).(type) {
 	case []float32:
-		level1.Saxpy(len(xs), float32(a), xs, 1, any(y).([]float32), 1)
+		vec.Saxpy(float32(a), xs, any(y).([]float32))
 		return
 	case []float64:
 		level1.Daxpy(len(xs), float64(a), xs, 1, any(y).([]float64), 1)

@@ -15,19 +15,40 @@ import (
 // internal/linalg (its native float32 GEMM, gonum, or OpenBLAS with -tags
 // openblas), split over the cores; gradients are dy W for x, dyᵀ x for w and the column sums
 // of dy for b.
-func LinearOp(x, w, b *G.Node) *G.Node {
+func LinearOp(x, w, b *G.Node) *G.Node { return linearOp(x, w, b, false) }
+
+// LinearAcc64Op is LinearOp whose float32 forward sums every output in
+// float64 (the products of two float32 values are exact there) and
+// rounds it once, so each output is the float64 result rounded to
+// float32, whatever the summation order or the number of goroutines. It
+// is meant for small layers whose outputs are sensitive to rounding, such
+// as the squeeze-and-excitation gates of EfficientNet, whose pre-sigmoid
+// values can be large sums of cancelling terms: there the float32 GEMM's
+// rounding, amplified through the gates of 16 blocks, is the largest part
+// of a deep network's float32 error. It runs at scalar float64 speed
+// (about 1 GFLOP/s a core, where the GEMM reaches 50-90), so it suits
+// layers of a few million multiply-adds per batch at most. Gradients are
+// LinearOp's (float32 GEMMs).
+func LinearAcc64Op(x, w, b *G.Node) *G.Node { return linearOp(x, w, b, true) }
+
+func linearOp(x, w, b *G.Node, acc64 bool) *G.Node {
 	if x.Dims() != 2 || w.Dims() != 2 {
 		panic(fmt.Sprintf("nn: LinearOp: x %v and w %v must be matrices", x.Shape(), w.Shape()))
 	}
 	if b == nil {
-		return Apply(linearKernel{}, x, w)
+		return Apply(linearKernel{acc64: acc64}, x, w)
 	}
-	return Apply(linearKernel{bias: true}, x, w, b)
+	return Apply(linearKernel{bias: true, acc64: acc64}, x, w, b)
 }
 
-type linearKernel struct{ bias bool }
+type linearKernel struct{ bias, acc64 bool }
 
-func (k linearKernel) Name() string { return "Linear" }
+func (k linearKernel) Name() string {
+	if k.acc64 {
+		return "LinearAcc64"
+	}
+	return "Linear"
+}
 func (k linearKernel) InDims() []int {
 	if k.bias {
 		return []int{2, 2, 1}
@@ -53,6 +74,10 @@ func (k linearKernel) Forward(out *tensor.Dense, in []*tensor.Dense) error {
 	s := in[1].Shape()
 	switch y := out.Data().(type) {
 	case []float32:
+		if k.acc64 {
+			linearAcc64(y, in, in[0].Shape()[0], s[1], s[0])
+			break
+		}
 		linearForward(y, in, in[0].Shape()[0], s[1], s[0])
 	case []float64:
 		linearForward(y, in, in[0].Shape()[0], s[1], s[0])
@@ -76,6 +101,38 @@ func linearForward[T floating](y []T, in []*tensor.Dense, n, nin, nout int) {
 			}
 		})
 	}
+}
+
+// linearAcc64 is linearForward in float64 accumulation (LinearAcc64Op),
+// parallel over the outputs of all rows.
+func linearAcc64(y []float32, in []*tensor.Dense, n, nin, nout int) {
+	x, w := asSlice[float32](in[0]), asSlice[float32](in[1])
+	var b []float32
+	if len(in) == 3 {
+		b = asSlice[float32](in[2])
+	}
+	parallel.For(n*nout, parallel.Grain(n*nout, max(1, (1<<14)/max(nin, 1))), func(lo, hi int) {
+		for o := lo; o < hi; o++ {
+			i, j := o/nout, o%nout
+			xr, wr := x[i*nin:][:nin], w[j*nin:][:nin]
+			var s0, s1, s2, s3 float64
+			q := 0
+			for ; q+4 <= nin; q += 4 {
+				s0 += float64(xr[q]) * float64(wr[q])
+				s1 += float64(xr[q+1]) * float64(wr[q+1])
+				s2 += float64(xr[q+2]) * float64(wr[q+2])
+				s3 += float64(xr[q+3]) * float64(wr[q+3])
+			}
+			for ; q < nin; q++ {
+				s0 += float64(xr[q]) * float64(wr[q])
+			}
+			t := (s0 + s1) + (s2 + s3)
+			if b != nil {
+				t += float64(b[j])
+			}
+			y[o] = float32(t)
+		}
+	})
 }
 
 func (k linearKernel) DiffWRT() []bool { return []bool{true, true, true}[:len(k.InDims())] }
