@@ -112,8 +112,12 @@ func (op *customOp) release() {
 // every managed node and every gradient and does nothing: it runs last,
 // the managed nodes' registers stay theirs until then, and only the arena
 // decides when their buffers are free. It returns false, changing
-// nothing, where the nodes do not share one dtype.
-func planArena(g *G.ExprGraph, a *arena, backward, grads G.Nodes) bool {
+// nothing, where the nodes do not share one dtype (groupGradients has then
+// made no groups), or where no node is managed and sink is false. grads
+// are the nodes that hold gradients (the parameters' gradients and the
+// members of gradient groups): never managed, and read by the sink, so
+// that their registers too stay theirs.
+func planArena(g *G.ExprGraph, a *arena, backward, grads G.Nodes, sink bool) bool {
 	isGrad := map[int64]bool{}
 	for _, n := range grads {
 		isGrad[n.ID()] = true
@@ -145,7 +149,7 @@ func planArena(g *G.ExprGraph, a *arena, backward, grads G.Nodes) bool {
 		}
 		managed = append(managed, n)
 	}
-	if len(managed) == 0 {
+	if len(managed) == 0 && !sink {
 		return false
 	}
 	for _, n := range grads {

@@ -73,7 +73,12 @@
 // share an arena of buffers, each handed back once its last reader has
 // run (as PyTorch frees them), and backward ops whose results no
 // parameter's gradient needs (the image's gradient at the stem) are not
-// computed at all. Ops never modify their
+// computed at all. A parameter read in several places (a backbone applied
+// to each view) has its contributions added into its gradient as each is
+// computed, as PyTorch's AccumulateGrad does, instead of all held until a
+// sum at the end: the gradient buffers of a step weigh about the
+// parameters' size, not that times the number of views. The sum runs in
+// the program's fixed order, so runs repeat bit for bit. Ops never modify their
 // inputs. Input returns the tensor bound to an input node; fill it in place
 // (copy into its Data()) before each Run. Layers keep per-application
 // state (BatchNorm's batch statistics, MaxPool2d's argmax, a Dropout mask's

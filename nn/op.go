@@ -64,6 +64,9 @@ type customOp struct {
 	arena       *arena
 	users, left int
 	slot        int
+	// group, when not nil, sums this op's result, one contribution to a
+	// parameter's gradient, into the group's buffer (see gradGroup).
+	group *gradGroup
 }
 
 func newOp(k Kernel) *customOp { return &customOp{k: k, id: opIDs.Add(1)} }
@@ -147,6 +150,15 @@ func (op *customOp) UsePreallocDo(_ G.Value, vs ...G.Value) (G.Value, error) {
 	bs := s
 	if s.IsScalar() {
 		bs = tensor.Shape{1} // kernels see a scalar output as a 1-element buffer
+	}
+	if op.group != nil {
+		acc, err := op.group.run(op, dt, bs, in)
+		if err != nil {
+			return nil, fmt.Errorf("nn: %s: %w", op.k.Name(), err)
+		}
+		op.out = acc
+		op.release()
+		return acc, nil
 	}
 	if op.arena != nil {
 		op.arenaOut(dt, bs)

@@ -22,6 +22,7 @@ func Input(g *G.ExprGraph, name string, dt tensor.Dtype, shape ...int) (*G.Node,
 type Program struct {
 	g       *G.ExprGraph
 	arena   *arena // buffers of the backward intermediates
+	groups  []*gradGroup
 	vm      G.VM
 	loss    *G.Node
 	params  []*Param
@@ -71,12 +72,20 @@ func Compile(g *G.ExprGraph, loss *G.Node, params []*Param) (prog *Program, err 
 			prog.grads = grads
 		}
 	}
-	skipUnneeded(g, append(append(G.Nodes{}, forward...), prog.grads...))
+	var kept G.Nodes // every node that holds (part of) a gradient
 	if prog.grads != nil && useArena {
 		prog.arena = new(arena)
-		if !planArena(g, prog.arena, g.AllNodes()[len(forward):], prog.grads) {
-			prog.arena = nil
+		prog.groups = groupGradients(g, prog.grads, prog.arena)
+		kept = append(kept, prog.grads...)
+		for _, gr := range prog.groups {
+			kept = append(kept, gr.members...)
 		}
+	} else {
+		kept = prog.grads
+	}
+	skipUnneeded(g, append(append(G.Nodes{}, forward...), kept...))
+	if prog.arena != nil && !planArena(g, prog.arena, g.AllNodes()[len(forward):], kept, len(prog.groups) > 0) {
+		prog.arena = nil
 	}
 	prog.vm = G.NewTapeMachine(g)
 	return prog, nil
@@ -122,6 +131,9 @@ func (p *Program) Run() error {
 	defer p.vm.Reset()
 	if p.arena != nil {
 		p.arena.reset()
+	}
+	for _, gr := range p.groups {
+		gr.done = 0
 	}
 	if err := p.vm.RunAll(); err != nil {
 		return err
