@@ -245,7 +245,7 @@ func unpackGrad[T linalg.Float](pl *convPlan, dw, dwp []T, b *scratch[T]) {
 var (
 	// gonumBLAS is whether linalg runs gonum's pure-Go BLAS for the
 	// products that do not go to its native float32 kernel.
-	gonumBLAS = linalg.Backend != "openblas"
+	gonumBLAS = !linalg.OpenBLAS
 	// useSgemm is whether float32 products run on linalg's native kernel
 	// (the default build on CPUs with AVX2 and FMA).
 	useSgemm = linalg.Native

@@ -170,7 +170,9 @@
 // linalg's own packed GEMM with an AVX2/FMA assembly micro-kernel (gonum's
 // pure-Go BLAS on other CPUs, for float64 and with -tags purego). Building
 // with -tags openblas links OpenBLAS through gonum's netlib binding
-// (apt-get install libopenblas-dev); disiam parallelizes around BLAS
-// itself, so OpenBLAS's own threading is switched off. linalg.Backend says
-// which one a binary uses.
+// (apt-get install libopenblas-dev) for the products the native kernel
+// does not take (float64, CPUs without AVX2; DISIAM_SGEMM=openblas sends
+// float32 there too); disiam parallelizes around BLAS itself, so
+// OpenBLAS's own threading is switched off. linalg.Backend says which one
+// a binary uses.
 package nn

@@ -8,8 +8,9 @@
 // about ten times gonum's pure-Go Sgemm. Float64 products (the
 // finite-difference gradient checks), CPUs without AVX2 and builds with
 // -tags purego use gonum's BLAS. Building with -tags openblas links
-// Debian's libopenblas through gonum's netlib binding instead (apt-get
-// install libopenblas-dev) for both element types.
+// Debian's libopenblas through gonum's netlib binding (apt-get install
+// libopenblas-dev; package internal/openblas) for those products; float32
+// products stay on the native kernel where it runs (see Native).
 //
 // Gemm computes on the calling goroutine (kernels call it from their own
 // workers); ParallelGemm splits one product over internal/parallel. Under
@@ -24,6 +25,8 @@
 package linalg
 
 import (
+	"os"
+
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/gonum/blas/blas64"
@@ -35,19 +38,33 @@ import (
 // for finite-difference gradient checks.
 type Float interface{ ~float32 | ~float64 }
 
-// Native is whether float32 products run on linalg's own kernel.
-var Native = haveAVX2FMA && !openblasBuild
+// Native is whether float32 products run on linalg's own kernel: on CPUs
+// with AVX2 and FMA in every build, -tags openblas included, where it
+// beats OpenBLAS 0.3.21 on the shapes of these models (BENCHMARKS.md).
+// In a build with -tags openblas the environment variable
+// DISIAM_SGEMM=openblas hands float32 products to OpenBLAS too (for a CPU
+// whose OpenBLAS kernels are wider than AVX2, such as AVX-512 ones).
+var Native = haveAVX2FMA && !(openblasBuild && os.Getenv("DISIAM_SGEMM") == "openblas")
 
-// Backend names what multiplies float32 matrices: "native" (linalg's own
-// kernel; float64 on gonum), "gonum" or "openblas".
+// OpenBLAS is whether this build links OpenBLAS (-tags openblas): the
+// products that do not run on the native kernel (float64, float32 on
+// CPUs without AVX2 and FMA) then run on OpenBLAS instead of gonum's
+// pure-Go BLAS.
+const OpenBLAS = openblasBuild
+
+// Backend names what multiplies matrices: "native" (float32 on linalg's
+// own kernel, float64 on gonum), "native+openblas" (float64 on OpenBLAS),
+// "openblas" (both on OpenBLAS) or "gonum".
 var Backend = backend()
 
 func backend() string {
 	switch {
-	case openblasBuild:
-		return "openblas"
+	case Native && openblasBuild:
+		return "native+openblas"
 	case Native:
 		return "native"
+	case openblasBuild:
+		return "openblas"
 	}
 	return "gonum"
 }

@@ -2,24 +2,7 @@
 
 package linalg
 
-/*
-#cgo LDFLAGS: -lopenblas
-void openblas_set_num_threads(int);
-*/
-import "C"
-
-import (
-	"gonum.org/v1/gonum/blas/blas32"
-	"gonum.org/v1/gonum/blas/blas64"
-	"gonum.org/v1/netlib/blas/netlib"
-)
+import _ "github.com/disiam/disiam/internal/openblas" // OpenBLAS behind gonum's blas32 and blas64
 
 // openblasBuild is whether this build links OpenBLAS.
 const openblasBuild = true
-
-func init() {
-	// disiam parallelizes around BLAS calls itself (see ParallelGemm).
-	C.openblas_set_num_threads(1)
-	blas32.Use(netlib.Implementation{})
-	blas64.Use(netlib.Implementation{})
-}
