@@ -72,8 +72,12 @@ type Result struct {
 	// Final and FinalTop5 are the last measurement's.
 	Final     float64 `json:"final_top1"`
 	FinalTop5 float64 `json:"final_top5"`
-	// Seconds is the run's wall time, evaluations included.
-	Seconds float64 `json:"seconds"`
+	// Seconds is the run's wall time, evaluations included, and
+	// CPUSeconds the process's CPU time during it (all threads; 0 where
+	// the system does not say), which other jobs on the machine hardly
+	// change.
+	Seconds    float64 `json:"seconds"`
+	CPUSeconds float64 `json:"cpu_seconds"`
 	// Note says why a run ended early (a diverged loss).
 	Note string `json:"note,omitempty"`
 	// Curve lists every kNN measurement, the initialization first.
@@ -206,13 +210,13 @@ func (f *Flags) Jobs(templates []Job) []Job {
 
 // runsHeader is the first line of runs.csv.
 var runsHeader = []string{"group", "series", "method", "backbone", "assistant", "params", "batch", "lr", "projection_layers",
-	"seed", "epochs", "initial_top1", "max_top1", "max_epoch", "final_top1", "final_top5", "seconds", "note"}
+	"seed", "epochs", "initial_top1", "max_top1", "max_epoch", "final_top1", "final_top5", "seconds", "cpu_seconds", "note"}
 
 func runsRecord(r Result) []string {
 	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 	return []string{r.Group, r.Series, r.Method(), r.Backbone, r.Assistant, strconv.Itoa(r.Params), strconv.Itoa(r.Batch),
 		f(r.LR), strconv.Itoa(r.ProjectionLayers), strconv.FormatUint(r.Seed, 10), strconv.Itoa(r.Epochs()),
-		f(r.Initial), f(r.Max), strconv.Itoa(r.MaxEpoch), f(r.Final), f(r.FinalTop5), strconv.FormatFloat(r.Seconds, 'f', 1, 64), r.Note}
+		f(r.Initial), f(r.Max), strconv.Itoa(r.MaxEpoch), f(r.Final), f(r.FinalTop5), strconv.FormatFloat(r.Seconds, 'f', 1, 64), strconv.FormatFloat(r.CPUSeconds, 'f', 1, 64), r.Note}
 }
 
 // Run runs the jobs in order and writes runs.csv, curves.csv and
@@ -262,8 +266,8 @@ func (s *Sweep) Run(ctx context.Context) ([]Result, error) {
 			if r.Note != "" {
 				note = " (" + r.Note + ")"
 			}
-			fmt.Fprintf(s.Log, "[%d/%d] %s | %s | seed %d: kNN top-1 init %s%%, max %s%% (epoch %d), final %s%%, %.1fs%s\n",
-				i+1, len(s.Jobs), j.Group, j.Series, j.Seed, report.Pct(r.Initial), report.Pct(r.Max), r.MaxEpoch, report.Pct(r.Final), r.Seconds, note)
+			fmt.Fprintf(s.Log, "[%d/%d] %s | %s | seed %d: kNN top-1 init %s%%, max %s%% (epoch %d), final %s%%, %.1fs (CPU %.1fs)%s\n",
+				i+1, len(s.Jobs), j.Group, j.Series, j.Seed, report.Pct(r.Initial), report.Pct(r.Max), r.MaxEpoch, report.Pct(r.Final), r.Seconds, r.CPUSeconds, note)
 		}
 	}
 	err = report.WriteJSON(filepath.Join(s.Flags.Out, "runs.json"), struct {
@@ -275,7 +279,7 @@ func (s *Sweep) Run(ctx context.Context) ([]Result, error) {
 
 // run trains and measures one job.
 func (s *Sweep) run(ctx context.Context, j Job) (Result, error) {
-	start := time.Now()
+	start, cpu0 := time.Now(), runner.CPUTime()
 	nets := &runner.Networks{Backbone: j.Backbone, Assistant: j.Assistant, Seed: j.Seed, Views: s.Flags.Views,
 		ProjectionLayers: j.ProjectionLayers, HeadDim: s.Flags.HeadDim, New: s.New}
 	stages, err := nets.Stages(j.Plan, j.LR, 0, 0)
@@ -332,6 +336,7 @@ func (s *Sweep) run(ctx context.Context, j Job) (Result, error) {
 		return Result{}, err
 	}
 	r.Seconds = time.Since(start).Seconds()
+	r.CPUSeconds = (runner.CPUTime() - cpu0).Seconds()
 	if h == nil {
 		return r, nil
 	}
