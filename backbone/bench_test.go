@@ -2,26 +2,15 @@ package backbone
 
 import (
 	"fmt"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/disiam/disiam/internal/cputime"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
 	"github.com/disiam/disiam/nn"
 )
-
-// cpuTime is the process's user+system CPU time. On a machine shared with
-// other jobs, wall time (img/s) measures the contention as much as the
-// code; CPU time per image (cpu-ms/img) stays close to its idle value.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // benchModels are the thesis' two main backbones.
 var benchModels = []string{"resnet18", "efficientnet_b0"}
@@ -74,12 +63,12 @@ func benchGraph(b *testing.B, name string, batch int, train bool) {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	for range b.N {
 		if err := prog.Run(); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "img/s")
-	b.ReportMetric((cpuTime()-cpu0).Seconds()*1e3/float64(batch*b.N), "cpu-ms/img")
+	b.ReportMetric((cputime.Process()-cpu0).Seconds()*1e3/float64(batch*b.N), "cpu-ms/img")
 }

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/disiam/disiam/internal/cputime"
+
 	"github.com/disiam/disiam/internal/linalg"
 )
 
@@ -48,14 +50,14 @@ func BenchmarkEvaluate(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.ResetTimer()
-			cpu0 := cpuTime()
+			cpu0 := cputime.Process()
 			for b.Loop() {
 				if _, err := c.Evaluate(queries, qlabels); err != nil {
 					b.Fatal(err)
 				}
 			}
 			b.ReportMetric(float64(tc.queries*b.N)/b.Elapsed().Seconds(), "queries/s")
-			if cpu := cpuTime() - cpu0; cpu > 0 {
+			if cpu := cputime.Process() - cpu0; cpu > 0 {
 				b.ReportMetric(float64(tc.queries*b.N)/cpu.Seconds(), "queries/cpu-s")
 			}
 		})

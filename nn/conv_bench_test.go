@@ -3,9 +3,9 @@ package nn
 import (
 	"fmt"
 	"math"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/disiam/disiam/internal/cputime"
 
 	"gorgonia.org/tensor"
 
@@ -170,17 +170,6 @@ func (k *benchKernels) run() float64 {
 
 const benchBatch = 64
 
-// cpuTime is the process's user+system CPU time: with other jobs on the
-// machine it shows what the kernels cost when wall time cannot (a loaded
-// machine inflates wall time, not CPU time, short of cache effects).
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 func benchShapes(b *testing.B, shapes []benchConv) {
 	for _, s := range shapes {
 		b.Run(s.String(), func(b *testing.B) {
@@ -189,12 +178,12 @@ func benchShapes(b *testing.B, shapes []benchConv) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			var flops float64
-			cpu0 := cpuTime()
+			cpu0 := cputime.Process()
 			for b.Loop() {
 				flops += k.run()
 			}
 			b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-			b.ReportMetric((cpuTime()-cpu0).Seconds()*1e3/float64(b.N), "cpu-ms/op")
+			b.ReportMetric((cputime.Process()-cpu0).Seconds()*1e3/float64(b.N), "cpu-ms/op")
 		})
 	}
 }
@@ -229,7 +218,7 @@ func benchStack(b *testing.B, shapes []benchConv) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	var flops float64
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	for b.Loop() {
 		for _, k := range ks {
 			flops += k.run()
@@ -238,7 +227,7 @@ func benchStack(b *testing.B, shapes []benchConv) {
 	sec := b.Elapsed().Seconds()
 	b.ReportMetric(sec/float64(b.N), "s/pass")
 	b.ReportMetric(flops/sec/1e9, "GFLOP/s")
-	b.ReportMetric((cpuTime()-cpu0).Seconds()/float64(b.N), "cpu-s/pass")
+	b.ReportMetric((cputime.Process()-cpu0).Seconds()/float64(b.N), "cpu-s/pass")
 }
 
 // BenchmarkResNet18Stack runs forward + backward of all 20 convolutions of

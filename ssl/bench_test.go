@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/disiam/disiam/internal/cputime"
+
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
@@ -47,15 +49,6 @@ var stepCases = []stepCase{
 	}},
 }
 
-// cpuTime returns the process's user and system CPU time.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // BenchmarkStep measures one training step (forward, backward, SGD) per
 // iteration, as peers/bench.py does (bench/ssl_peer.py runs its cases one
 // per process for the peak RSS): img/s counts each image once whatever the
@@ -80,13 +73,13 @@ func BenchmarkStep(b *testing.B) {
 				step() // warm-up: buffers are allocated on the first run
 			}
 			b.ResetTimer()
-			cpu0 := cpuTime()
+			cpu0 := cputime.Process()
 			start := time.Now()
 			for range b.N {
 				step()
 			}
 			el := time.Since(start)
-			cpu := cpuTime() - cpu0
+			cpu := cputime.Process() - cpu0
 			b.StopTimer()
 			b.ReportMetric(float64(batch*b.N)/el.Seconds(), "img/s")
 			b.ReportMetric(float64(batch*b.N)/cpu.Seconds(), "img/cpu-s")

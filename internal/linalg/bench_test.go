@@ -1,19 +1,10 @@
 package linalg
 
 import (
-	"syscall"
 	"testing"
-	"time"
-)
 
-// cpuTime is the process's user and system CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
+	"github.com/disiam/disiam/internal/cputime"
+)
 
 // gemmBenchShapes are the float32 products of one SSL training step at
 // batch 64, 32x32 images: the 2048-wide projection and prediction heads
@@ -63,11 +54,11 @@ func BenchmarkGemm(b *testing.B) {
 			}
 			ParallelGemm(s.tA, s.tB, s.m, s.n, s.k, 1, a, ac, bb, bc, 0, c, s.n)
 			b.ResetTimer()
-			cpu0 := cpuTime()
+			cpu0 := cputime.Process()
 			for range b.N {
 				ParallelGemm(s.tA, s.tB, s.m, s.n, s.k, 1, a, ac, bb, bc, 0, c, s.n)
 			}
-			cpu := cpuTime() - cpu0
+			cpu := cputime.Process() - cpu0
 			gflop := 2 * float64(s.m) * float64(s.n) * float64(s.k) * float64(b.N) / 1e9
 			b.ReportMetric(gflop/b.Elapsed().Seconds(), "GFLOP/s")
 			b.ReportMetric(gflop/cpu.Seconds(), "GFLOP/cpu-s")
@@ -85,13 +76,13 @@ func BenchmarkSgemmKernel(b *testing.B) {
 	a := make([]float32, mr*kc)
 	bb := make([]float32, nr*kc)
 	c := make([]float32, mr*nr)
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	for range b.N {
 		for range calls {
 			sgemmKernel6x16(kc, &a[0], &bb[0], &c[0], nr, 1, true)
 		}
 	}
-	cpu := cpuTime() - cpu0
+	cpu := cputime.Process() - cpu0
 	gflop := 2 * float64(mr*nr*kc) * calls * float64(b.N) / 1e9
 	b.ReportMetric(gflop/b.Elapsed().Seconds(), "GFLOP/s")
 	b.ReportMetric(gflop/cpu.Seconds(), "GFLOP/cpu-s")
@@ -113,11 +104,11 @@ func BenchmarkPack(b *testing.B) {
 		{"At", func() { packA(dst, true, src, 2048, 0, 252, 0, kc) }},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			cpu0 := cpuTime()
+			cpu0 := cputime.Process()
 			for range b.N {
 				tc.f()
 			}
-			b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N)/(256*256), "ns/elem-cpu")
+			b.ReportMetric(float64((cputime.Process()-cpu0).Nanoseconds())/float64(b.N)/(256*256), "ns/elem-cpu")
 		})
 	}
 }

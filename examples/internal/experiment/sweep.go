@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/disiam/disiam/internal/cputime"
+
 	"github.com/disiam/disiam/augment"
 	"github.com/disiam/disiam/backbone"
 	"github.com/disiam/disiam/dataset"
@@ -279,7 +281,7 @@ func (s *Sweep) Run(ctx context.Context) ([]Result, error) {
 
 // run trains and measures one job.
 func (s *Sweep) run(ctx context.Context, j Job) (Result, error) {
-	start, cpu0 := time.Now(), runner.CPUTime()
+	start, cpu0 := time.Now(), cputime.Process()
 	nets := &runner.Networks{Backbone: j.Backbone, Assistant: j.Assistant, Seed: j.Seed, Views: s.Flags.Views,
 		ProjectionLayers: j.ProjectionLayers, HeadDim: s.Flags.HeadDim, New: s.New}
 	stages, err := nets.Stages(j.Plan, j.LR, 0, 0)
@@ -336,7 +338,7 @@ func (s *Sweep) run(ctx context.Context, j Job) (Result, error) {
 		return Result{}, err
 	}
 	r.Seconds = time.Since(start).Seconds()
-	r.CPUSeconds = (runner.CPUTime() - cpu0).Seconds()
+	r.CPUSeconds = (cputime.Process() - cpu0).Seconds()
 	if h == nil {
 		return r, nil
 	}

@@ -1,14 +1,15 @@
 //go:build unix
 
-package knn
+package cputime
 
 import (
 	"syscall"
 	"time"
 )
 
-// cpuTime returns the CPU time (user + system) of the whole process so far.
-func cpuTime() time.Duration {
+// Process returns the process's user plus system CPU time so far, 0 where
+// the system does not say.
+func Process() time.Duration {
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
 		return 0
