@@ -25,8 +25,8 @@
 // what it measures at this size). -data fashion-mnist switches to that
 // dataset's CPU recipe (-recipe auto, runner.FashionMNIST): both of Table
 // 5.4's backbones as stand-ins, EfficientNet-B0 at width ×0.25 and
-// ResNet-18 with the CIFAR stem at width 8 ("resnet18-cifar-w8", also
-// the assistant), 2,000 training and 1,000 test images, 30 epochs of
+// ResNet-18 with the CIFAR stem at width 8 ("resnet18-cifar-w8"; the
+// assistant at width 16), 2,000 training and 1,000 test images, 30 epochs of
 // batch 32, LARS for every method, each method's own views; -recipe none
 // keeps the defaults above, -recipe thesis the thesis' optimization and
 // heads. The thesis' setting on CIFAR-10 (24

@@ -52,7 +52,9 @@
 // On Fashion-MNIST (-data fashion-mnist) the defaults are its CPU recipe
 // (-recipe auto, runner.FashionMNIST): ResNet-18 with the CIFAR stem (3x3
 // stride-1 conv1, no max-pool, "resnet18-cifar-w8", 8 base channels)
-// online and as the assistant, 2,000 training images and 1,000 queries,
+// online and at 16 base channels as the assistant ("resnet18-cifar-w16":
+// DiSiam needs an assistant wider than the online network to learn within
+// the budget), 2,000 training images and 1,000 queries,
 // 30 epochs of batch 32, LARS 0.075·sqrt(32) with 3 warmup epochs, heads
 // 512 wide, the method's own views (Fashion-MNIST's gray images repeated
 // to RGB: color jitter changes only brightness and contrast). Flags given
