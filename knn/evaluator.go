@@ -35,6 +35,14 @@ type Evaluator struct {
 	BatchSize int
 	InputSize int
 	Logits    bool
+	// UpdateBN re-estimates b's BatchNorm statistics on Train before each
+	// measurement (Extractor.UpdateBatchNorm: PreciseBN, PyTorch's
+	// torch.optim.swa_utils.update_bn) and puts b's own back afterwards,
+	// so that the measurement does not depend on how far the running
+	// statistics have converged; a backbone without BatchNorm layers is an
+	// error. Off, b is measured with the statistics it has, as the thesis
+	// does.
+	UpdateBN bool
 	// Progress, if not nil, is called after each extracted batch with the
 	// stage ("train" for the bank, "test" for the queries), the images done
 	// and the stage's total.
@@ -60,7 +68,8 @@ func (e *Evaluator) Evaluate(ctx context.Context, b backbone.Backbone) (eval.Met
 }
 
 // Measure extracts the representations of Train and Test with b in Eval
-// mode, classifies Test against Train and returns the result. It leaves b
+// mode (with UpdateBN, after re-estimating its BatchNorm statistics on
+// Train), classifies Test against Train and returns the result. It leaves b
 // in Eval mode: call b.SetTraining(true) before training it further.
 // Cancelling ctx stops it between the extractions with ctx's error.
 func (e *Evaluator) Measure(ctx context.Context, b backbone.Backbone) (Result, error) {
@@ -69,6 +78,13 @@ func (e *Evaluator) Measure(ctx context.Context, b backbone.Backbone) (Result, e
 		return Result{}, err
 	}
 	e.ex.BatchSize, e.ex.InputSize, e.ex.Mean, e.ex.Std, e.ex.Logits = e.BatchSize, e.InputSize, e.Norm.Mean, e.Norm.Std, e.Logits
+	if e.UpdateBN && e.Train != nil { // ExtractSplits reports a missing split
+		restore, err := e.ex.UpdateBatchNorm(b, e.Train)
+		if err != nil {
+			return Result{}, err
+		}
+		defer restore()
+	}
 	bank, queries, dim, err := ExtractSplits(ctx, &e.ex, b, e.Train, e.Test, e.Progress)
 	if err != nil {
 		return Result{}, err

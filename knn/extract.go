@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -171,35 +172,13 @@ func (e *Extractor) Extract(b backbone.Backbone, ds dataset.Dataset) (features [
 	if err != nil {
 		return nil, 0, err
 	}
-	src0 := ds.Image(0)
-	in := p.in.Data().([]float32)
-	per := c * h * w
 	features = make([]float32, n*p.dim)
-	bufs := make([]augment.Image, parallel.Chunks(batch, 1))
+	ld := e.newLoader(p, ds)
 	for lo := 0; lo < n; lo += batch {
 		m := min(batch, n-lo)
-		bad := make([]error, m)
-		parallel.For(m, 1, func(j, _ int) {
-			dst := augment.Image{C: c, H: h, W: w, Pix: in[j*per : (j+1)*per]}
-			img := dataset.ReadImage(ds, lo+j, bufs[j])
-			bufs[j] = img
-			if img.C != src0.C || img.H != src0.H || img.W != src0.W || len(img.Pix) != img.C*img.H*img.W {
-				bad[j] = fmt.Errorf("knn: image %d has shape %dx%dx%d, image 0 %dx%dx%d", lo+j, img.C, img.H, img.W, src0.C, src0.H, src0.W)
-				return
-			}
-			if e.InputSize > 0 && (img.H != h || img.W != w) {
-				augment.Rescale(dst, img, h < img.H || w < img.W)
-			} else {
-				copy(dst.Pix, img.Pix)
-			}
-			if len(e.Mean) > 0 {
-				augment.Standardize(dst, dst, e.Mean, e.Std)
-			}
-		})
-		if err := errors.Join(bad...); err != nil {
+		if err := ld.load(lo, m); err != nil {
 			return nil, 0, err
 		}
-		clear(in[m*per:]) // padding of the last batch
 		if err := p.prog.Run(); err != nil {
 			return nil, 0, fmt.Errorf("knn: %s: images %d-%d: %w", b.Name(), lo, lo+m-1, err)
 		}
@@ -217,6 +196,152 @@ func (e *Extractor) Extract(b backbone.Backbone, ds dataset.Dataset) (features [
 		}
 	}
 	return features, p.dim, nil
+}
+
+// BatchNormer is a backbone with BatchNorm layers (backbone.ResNet,
+// backbone.EfficientNet).
+type BatchNormer interface {
+	BatchNorms() []*nn.BatchNorm
+}
+
+// UpdateBatchNorm re-estimates the running statistics of every BatchNorm
+// layer of b from the images of ds, as torch.optim.swa_utils.update_bn
+// (and fvcore's PreciseBN) do: it resets them (mean 0, variance 1,
+// num_batches_tracked 0), runs b over ds batch by batch with the
+// BatchNorm layers in Train mode, every batch weighing equally
+// (PyTorch's momentum=None, a cumulative average of the batch means and
+// unbiased variances), and restores each layer's momentum. Only the
+// BatchNorm layers train: stochastic depth and dropout stay in Eval mode,
+// so the statistics are those of the network that evaluation runs and no
+// random state advances. A last batch shorter than BatchSize is skipped
+// when ds holds a full one (zero padding would bias the statistics);
+// a dataset smaller than BatchSize is one batch of all its images.
+//
+// It leaves b in Eval mode and returns a function that puts back the
+// statistics b had before (for measuring with re-estimated statistics in
+// the middle of a training run). A random initialization's running
+// statistics (mean 0, variance 1) or those of the first training steps
+// (momentum 0.1 keeps 0.9^t of the initial variance after t steps) can
+// be far from the data's; for EfficientNet's depthwise layers at small
+// inputs by orders of magnitude, and re-estimating them changes an
+// evaluation of such a network completely (examples/README.md, "Real
+// images at CPU scale").
+func (e *Extractor) UpdateBatchNorm(b backbone.Backbone, ds dataset.Dataset) (restore func(), err error) {
+	bn, ok := b.(BatchNormer)
+	if !ok {
+		return nil, fmt.Errorf("knn: %s has no BatchNorm layers to update (knn.BatchNormer)", b.Name())
+	}
+	n := ds.Len()
+	if n == 0 {
+		return nil, errors.New("knn: empty dataset")
+	}
+	if e.BatchSize < 0 {
+		return nil, fmt.Errorf("knn: BatchSize = %d, want >= 0", e.BatchSize)
+	}
+	c, h, w, err := e.inputShape(ds)
+	if err != nil {
+		return nil, err
+	}
+	batch := min(e.batchSize(), n)
+	b.SetTraining(false)
+	p, err := e.compile(b, batch, c, h, w)
+	if err != nil {
+		return nil, err
+	}
+	layers := bn.BatchNorms()
+	type saved struct {
+		mean, vr []float32
+		tracked  int64
+	}
+	old := make([]saved, len(layers))
+	for i, l := range layers {
+		old[i] = saved{slices.Clone(l.RunningMean.Data()), slices.Clone(l.RunningVar.Data()), l.NumBatchesTracked.Value.Data().([]int64)[0]}
+	}
+	restore = func() {
+		for i, l := range layers {
+			copy(l.RunningMean.Data(), old[i].mean)
+			copy(l.RunningVar.Data(), old[i].vr)
+			l.NumBatchesTracked.Value.Data().([]int64)[0] = old[i].tracked
+		}
+	}
+	momentum := make([]float64, len(layers))
+	for i, l := range layers {
+		momentum[i] = l.Config.Momentum
+		clear(l.RunningMean.Data())
+		for j := range l.RunningVar.Data() {
+			l.RunningVar.Data()[j] = 1
+		}
+		l.NumBatchesTracked.Value.Data().([]int64)[0] = 0
+		l.SetTraining(true)
+	}
+	defer func() {
+		for i, l := range layers {
+			l.Config.Momentum = momentum[i]
+			l.SetTraining(false)
+		}
+		if err != nil {
+			restore()
+		}
+	}()
+	ld := e.newLoader(p, ds)
+	for k, lo := 0, 0; lo+batch <= n; k, lo = k+1, lo+batch {
+		if err := ld.load(lo, batch); err != nil {
+			return nil, err
+		}
+		for _, l := range layers {
+			l.Config.Momentum = 1 / float64(k+1)
+		}
+		if err := p.prog.Run(); err != nil {
+			return nil, fmt.Errorf("knn: %s: updating BatchNorm statistics on images %d-%d: %w", b.Name(), lo, lo+batch-1, err)
+		}
+	}
+	return restore, nil
+}
+
+// loader fills a program's input with normalized batches of a dataset.
+type loader struct {
+	e     *Extractor
+	p     *program
+	ds    dataset.Dataset
+	src0  augment.Image
+	in    []float32
+	per   int
+	bufs  []augment.Image
+}
+
+func (e *Extractor) newLoader(p *program, ds dataset.Dataset) *loader {
+	return &loader{e: e, p: p, ds: ds, src0: ds.Image(0), in: p.in.Data().([]float32), per: p.c * p.h * p.w,
+		bufs: make([]augment.Image, p.batch)}
+}
+
+// load puts images lo..lo+m-1 of the dataset, resized and standardized,
+// into the first m slots of the input and zeros into the rest (the
+// padding of a last, short batch).
+func (l *loader) load(lo, m int) error {
+	e, p, src0 := l.e, l.p, l.src0
+	bad := make([]error, m)
+	parallel.For(m, 1, func(j, _ int) {
+		dst := augment.Image{C: p.c, H: p.h, W: p.w, Pix: l.in[j*l.per : (j+1)*l.per]}
+		img := dataset.ReadImage(l.ds, lo+j, l.bufs[j])
+		l.bufs[j] = img
+		if img.C != src0.C || img.H != src0.H || img.W != src0.W || len(img.Pix) != img.C*img.H*img.W {
+			bad[j] = fmt.Errorf("knn: image %d has shape %dx%dx%d, image 0 %dx%dx%d", lo+j, img.C, img.H, img.W, src0.C, src0.H, src0.W)
+			return
+		}
+		if e.InputSize > 0 && (img.H != p.h || img.W != p.w) {
+			augment.Rescale(dst, img, p.h < img.H || p.w < img.W)
+		} else {
+			copy(dst.Pix, img.Pix)
+		}
+		if len(e.Mean) > 0 {
+			augment.Standardize(dst, dst, e.Mean, e.Std)
+		}
+	})
+	if err := errors.Join(bad...); err != nil {
+		return err
+	}
+	clear(l.in[m*l.per:])
+	return nil
 }
 
 // sameBackbone reports whether a and b are the same backbone value (false

@@ -225,7 +225,7 @@ func runStudy(ctx context.Context, s study, o *options, stdout io.Writer) error 
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "ablation %s: %s: %s; %d epochs, batch %d, seeds %v\n", s.name, o.Data, data.Describe(), o.Epochs, o.Batch, o.Seeds)
+	fmt.Fprintf(stdout, "ablation %s: %s: %s; %s, batch %d, seeds %v\n", s.name, o.Data, data.Describe(), o.EpochsText(), o.Batch, o.Seeds)
 	if s.name == "pytorch-weights" {
 		return weightsStudy(ctx, s, o, data, stdout)
 	}
@@ -257,8 +257,8 @@ func header(w io.Writer, s study, o *options, data experiment.Data) {
 	if o.HeadDim != 0 {
 		head = fmt.Sprint(o.HeadDim)
 	}
-	fmt.Fprintf(w, "Data `%s`: %s. Online backbone(s) %s, assistant %s (unless varied), %d epochs, batch %d (unless varied), head width %s, kNN k = %d, seeds %v. %s (Learning rate unless varied.)\n\n",
-		o.Data, data.Describe(), titles(o.Backbones), backbone.Title(o.Assistant), o.Epochs, o.Batch, head, o.K, o.Seeds, o.Describe())
+	fmt.Fprintf(w, "Data `%s`: %s. Online backbone(s) %s, assistant %s (unless varied), %s, batch %d (unless varied), head width %s, kNN k = %d, seeds %v. %s (Learning rate unless varied.)\n\n",
+		o.Data, data.Describe(), titles(o.Backbones), backbone.Title(o.Assistant), o.EpochsText(), o.Batch, head, o.K, o.Seeds, o.Describe())
 }
 
 func titles(names []string) string {

@@ -158,7 +158,7 @@ func perMethod(overBackbones bool, set func(j *experiment.Job, v string) error) 
 			for _, v := range o.Values {
 				for _, m := range o.Methods {
 					j := experiment.Job{Series: experiment.MethodTitle(m), Backbone: bb,
-						Plan: []runner.StagePlan{{Method: m, Epochs: o.Epochs}}}
+						Plan: []runner.StagePlan{{Method: m, Epochs: o.EpochsFor(m)}}}
 					if err := set(&j, v); err != nil {
 						return nil, err
 					}
@@ -193,7 +193,7 @@ func archJobs(o *options) ([]experiment.Job, error) {
 	for _, v := range o.Values {
 		for _, lr := range lrs {
 			for _, m := range o.Methods {
-				j := experiment.Job{Series: experiment.MethodTitle(m), Plan: []runner.StagePlan{{Method: m, Epochs: o.Epochs}}, LR: lr}
+				j := experiment.Job{Series: experiment.MethodTitle(m), Plan: []runner.StagePlan{{Method: m, Epochs: o.EpochsFor(m)}}, LR: lr}
 				if err := setBackbone(&j, v); err != nil {
 					return nil, err
 				}

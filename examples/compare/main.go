@@ -91,8 +91,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	data = f.Prepare(data)
-	fmt.Fprintf(stdout, "compare: %s: %s; assistant %s; %d epochs, batch %d; seeds %v\n",
-		f.Data, data.Describe(), f.Assistant, f.Epochs, f.Batch, f.Seeds)
+	fmt.Fprintf(stdout, "compare: %s: %s; assistant %s; %s, batch %d; seeds %v\n",
+		f.Data, data.Describe(), f.Assistant, f.EpochsText(), f.Batch, f.Seeds)
 	sw := &experiment.Sweep{Flags: f, Data: data, Jobs: f.MethodJobs(), Config: f, Log: stdout}
 	results, runErr := sw.Run(ctx)
 	if len(results) == 0 {
@@ -100,8 +100,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Method comparison (thesis Section 5.2, Table 5.4)\n\n")
-	fmt.Fprintf(&b, "Data `%s`: %s. Assistant of DiSiam/DiSiam+: %s. %d epochs, batch %d, head width %s, kNN k = %d, seeds %v. %s\n\n",
-		f.Data, data.Describe(), backbone.Title(f.Assistant), f.Epochs, f.Batch, headText(f.HeadDim), f.K, f.Seeds, f.Describe())
+	fmt.Fprintf(&b, "Data `%s`: %s. Assistant of DiSiam/DiSiam+: %s. %s, batch %d, head width %s, kNN k = %d, seeds %v. %s\n\n",
+		f.Data, data.Describe(), backbone.Title(f.Assistant), f.EpochsText(), f.Batch, headText(f.HeadDim), f.K, f.Seeds, f.Describe())
 	plots, err := experiment.MethodsReport(&b, f.Out, experiment.NewGrid(results),
 		experiment.MethodsFigure{Title: "Max kNN top-1, " + f.Data, Chance: experiment.Chance(data.Query.Classes())}, f.NoPlots)
 	if err != nil {

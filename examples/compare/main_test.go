@@ -90,4 +90,22 @@ func TestRecipe(t *testing.T) {
 	if _, err := parse([]string{"-recipe", "fast"}, io.Discard); err == nil {
 		t.Error("-recipe fast: no error")
 	}
+	// Each method runs the recipe's epochs for it; -epochs sets them all.
+	for _, tc := range []struct {
+		args []string
+		want func(method string) int
+	}{
+		{[]string{"-data", "fashion-mnist"}, r.EpochsFor},
+		{[]string{"-data", "fashion-mnist", "-epochs", "5"}, func(string) int { return 5 }},
+	} {
+		f, err := parse(tc.args, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, j := range f.MethodJobs() {
+			if m := j.Plan[0].Method; j.Plan[0].Epochs != tc.want(m) || j.Epochs() != tc.want(m) {
+				t.Errorf("%q: %s runs %d epochs, want %d", tc.args, m, j.Plan[0].Epochs, tc.want(m))
+			}
+		}
+	}
 }

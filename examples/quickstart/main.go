@@ -186,7 +186,7 @@ func (c *config) applyRecipe(set map[string]bool) error {
 		put("assistant", func() { c.assistant = r.Assistant })
 		put("train", func() { c.train = r.Train })
 		put("test", func() { c.test = r.Test })
-		put("epochs", func() { c.epochs = r.Epochs })
+		put("epochs", func() { c.epochs = r.EpochsFor(c.method) })
 		put("batch", func() { c.batch = r.Batch })
 		put("warmup", func() { c.warmup = r.Warmup })
 		put("head-dim", func() { c.hd = r.HeadDim })

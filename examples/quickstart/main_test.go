@@ -122,6 +122,10 @@ func TestFlags(t *testing.T) {
 			return c.views == runner.AugmentMethod && c.backbone == r.Backbone && c.assistant == r.Assistant &&
 				c.epochs == r.Epochs && c.train == r.Train && c.test == r.Test && c.batch == r.Batch && c.lr == r.LR && c.optimizer == optLARS
 		}},
+		{args: []string{"-data", "fashion-mnist", "-method", "disiam+"}, check: func(c config) bool {
+			return c.epochs == runner.FashionMNIST.EpochsFor("disiam+")
+		}},
+		{args: []string{"-data", "fashion-mnist", "-method", "disiam+", "-epochs", "3"}, check: func(c config) bool { return c.epochs == 3 }},
 		{args: []string{"-data", "fashion-mnist", "-epochs", "3", "-backbone", "resnet18-w16"}, check: func(c config) bool {
 			return c.epochs == 3 && c.backbone == "resnet18-w16" && c.assistant == runner.FashionMNIST.Assistant
 		}},

@@ -143,8 +143,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	data = o.Prepare(data)
-	fmt.Fprintf(stdout, "transfer: pretrain on %s, evaluate on %s: %s; %d epochs, batch %d; seeds %v\n",
-		o.Data, o.Eval, data.Describe(), o.Epochs, o.Batch, o.Seeds)
+	fmt.Fprintf(stdout, "transfer: pretrain on %s, evaluate on %s: %s; %s, batch %d; seeds %v\n",
+		o.Data, o.Eval, data.Describe(), o.EpochsText(), o.Batch, o.Seeds)
 	sw := &experiment.Sweep{Flags: o.Flags, Data: data, Jobs: o.MethodJobs(), Config: o, Log: stdout}
 	results, runErr := sw.Run(ctx)
 	if len(results) == 0 {
@@ -155,8 +155,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.Demo {
 		fmt.Fprintf(&b, "Demonstration on generated folders (the synthetic set from two seeds), not COCO and ImageNet.\n\n")
 	}
-	fmt.Fprintf(&b, "Pretraining `%s`, evaluation `%s`: %s. Assistant of DiSiam/DiSiam+: %s. %d epochs, batch %d, head width %d (0: 2048), kNN k = %d, seeds %v. %s\n\n",
-		o.Data, o.Eval, data.Describe(), backbone.Title(o.Assistant), o.Epochs, o.Batch, o.HeadDim, o.K, o.Seeds, o.Describe())
+	fmt.Fprintf(&b, "Pretraining `%s`, evaluation `%s`: %s. Assistant of DiSiam/DiSiam+: %s. %s, batch %d, head width %d (0: 2048), kNN k = %d, seeds %v. %s\n\n",
+		o.Data, o.Eval, data.Describe(), backbone.Title(o.Assistant), o.EpochsText(), o.Batch, o.HeadDim, o.K, o.Seeds, o.Describe())
 	plots, err := experiment.MethodsReport(&b, o.Out, experiment.NewGrid(results),
 		experiment.MethodsFigure{Title: "Max kNN top-1 after transfer", Chance: experiment.Chance(data.Query.Classes())}, o.NoPlots)
 	if err != nil {

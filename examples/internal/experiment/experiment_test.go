@@ -32,6 +32,35 @@ func TestMethodTitle(t *testing.T) {
 	}
 }
 
+func TestEpochsFor(t *testing.T) {
+	f := &Flags{Epochs: 30, Methods: []string{"simsiam", "disiam+", "simclr"}, Backbones: []string{"resnet18-w8"}, Seeds: []uint64{1}}
+	if got := f.EpochsText(); got != "30 epochs" {
+		t.Errorf("without MethodEpochs: %q", got)
+	}
+	f.MethodEpochs = map[string]int{"disiam+": 24, "simclr": 30, "dyol": 12}
+	tests := []struct {
+		method string
+		want   int
+	}{{"simsiam", 30}, {"disiam+", 24}, {"simclr", 30}, {"dyol", 12}}
+	for _, tc := range tests {
+		if got := f.EpochsFor(tc.method); got != tc.want {
+			t.Errorf("EpochsFor(%q) = %d, want %d", tc.method, got, tc.want)
+		}
+	}
+	if got, want := f.EpochsText(), "30 epochs (DiSiam+ 24)"; got != want {
+		t.Errorf("EpochsText() = %q, want %q", got, want)
+	}
+	jobs := f.MethodJobs()
+	if len(jobs) != 3 {
+		t.Fatalf("%d jobs", len(jobs))
+	}
+	for _, j := range jobs {
+		if m := j.Plan[0].Method; j.Epochs() != f.EpochsFor(m) {
+			t.Errorf("%s: job of %d epochs", m, j.Epochs())
+		}
+	}
+}
+
 func TestFlags(t *testing.T) {
 	base := func() Flags {
 		f := Defaults()
@@ -144,6 +173,10 @@ func results() []Result {
 				if math.IsNaN(r.Max) {
 					r.Note = "diverged at epoch 1"
 				}
+				r.InitialBN = math.NaN()
+				if g == "A" {
+					r.InitialBN = 0.4 + 0.1*float64(s)
+				}
 				out = append(out, r)
 			}
 		}
@@ -173,10 +206,14 @@ func TestGrid(t *testing.T) {
 	}
 	b.Reset()
 	g.GroupTables(&b, "Method", true)
-	for _, w := range []string{"**A**", "| Random Initialization | 20.00 ± 10.00 |  | 0 | 3 |", "| y | 80.00 ± 0.00 | 30.00 ± 0.00 | 2 | 3 |"} {
+	for _, w := range []string{"**A**", "| Random Initialization | 20.00 ± 10.00 |  | 0 | 3 |", "| y | 80.00 ± 0.00 | 30.00 ± 0.00 | 2 | 3 |",
+		"| Random Initialization, BN statistics re-estimated | 50.00 ± 10.00 |  | 0 | 3 |"} {
 		if !strings.Contains(b.String(), w) {
 			t.Errorf("GroupTables lacks %q:\n%s", w, b.String())
 		}
+	}
+	if n := strings.Count(b.String(), "re-estimated"); n != 1 {
+		t.Errorf("%d rows with re-estimated statistics, want 1 (group B has none):\n%s", n, b.String())
 	}
 	b.Reset()
 	g.StdTable(&b)
@@ -196,14 +233,14 @@ func TestGrid(t *testing.T) {
 }
 
 func TestResultJSON(t *testing.T) {
-	r := Result{Job: Job{Group: "g", Seed: 3}, Initial: 0.25, Max: math.NaN(), Final: math.Inf(1), FinalTop5: 0.5,
+	r := Result{Job: Job{Group: "g", Seed: 3}, Initial: 0.25, InitialBN: math.NaN(), Max: math.NaN(), Final: math.Inf(1), FinalTop5: 0.5,
 		Resized: []Resized{{Size: 224, Initial: math.NaN(), Max: 0.5}}}
 	b, err := json.Marshal(r)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := string(b)
-	for _, w := range []string{`"initial_top1":0.25`, `"max_top1":null`, `"final_top1":null`, `"group":"g"`, `"seed":3`,
+	for _, w := range []string{`"initial_top1":0.25`, `"initial_top1_bn":null`, `"max_top1":null`, `"final_top1":null`, `"group":"g"`, `"seed":3`,
 		`"resized":[{"size":224`, `"initial_top1":null,"max_top1":0.5`} {
 		if !strings.Contains(s, w) {
 			t.Errorf("JSON lacks %s: %s", w, s)
@@ -245,6 +282,9 @@ func TestSweepReproducible(t *testing.T) {
 	a, b := got[0][0], got[1][0]
 	if !reflect.DeepEqual(a.Curve, b.Curve) || a.Max != b.Max || len(a.Curve) != 3 {
 		t.Errorf("runs differ: %+v vs %+v", a.Curve, b.Curve)
+	}
+	if !(a.InitialBN >= 0 && a.InitialBN <= 1) || a.InitialBN != b.InitialBN {
+		t.Errorf("initialization with re-estimated statistics: %v, then %v", a.InitialBN, b.InitialBN)
 	}
 	if len(b.Resized) != 1 || len(b.Resized[0].Curve) != len(b.Curve) || b.Resized[0].Size != 48 {
 		t.Fatalf("resized %+v", b.Resized)

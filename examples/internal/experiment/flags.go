@@ -24,6 +24,10 @@ type Flags struct {
 	Train     int      `json:"train"` // training images (also the kNN bank); 0: all
 	Test      int      `json:"test"`  // kNN query images; 0: all
 	Epochs    int      `json:"epochs"`
+	// MethodEpochs are the epochs of the methods (by ssl name) whose
+	// single-stage runs differ from Epochs (the CPU recipe's
+	// runner.CPURecipe.MethodEpochs); EpochsFor reads them.
+	MethodEpochs map[string]int `json:"method_epochs,omitempty"`
 	Seeds     []uint64 `json:"seeds"`
 	Backbones []string `json:"backbones"`
 	Assistant string   `json:"assistant"`
@@ -115,7 +119,7 @@ func (f *Flags) ApplyRecipe(fs *flag.FlagSet, both bool) error {
 		put("assistant", func() { f.Assistant = r.Assistant })
 		put("train", func() { f.Train = r.Train })
 		put("test", func() { f.Test = r.Test })
-		put("epochs", func() { f.Epochs = r.Epochs })
+		put("epochs", func() { f.Epochs, f.MethodEpochs = r.Epochs, r.MethodEpochs })
 		put("batch", func() { f.Batch = r.Batch })
 		put("warmup", func() { f.Warmup = r.Warmup })
 		put("head-dim", func() { f.HeadDim = r.HeadDim })
@@ -131,6 +135,31 @@ func (f *Flags) ApplyRecipe(fs *flag.FlagSet, both bool) error {
 		return fmt.Errorf("-recipe %q: auto, none or thesis", f.Recipe)
 	}
 	return nil
+}
+
+// EpochsFor returns the epochs of a single-stage run of method: its
+// MethodEpochs entry, or Epochs.
+func (f *Flags) EpochsFor(method string) int {
+	if n, ok := f.MethodEpochs[method]; ok {
+		return n
+	}
+	return f.Epochs
+}
+
+// EpochsText describes the epochs of the runs: "30 epochs", or with
+// MethodEpochs "30 epochs (DiSiam+ 24)".
+func (f *Flags) EpochsText() string {
+	s := fmt.Sprintf("%d epochs", f.Epochs)
+	var other []string
+	for _, m := range f.Methods {
+		if n := f.EpochsFor(m); n != f.Epochs {
+			other = append(other, fmt.Sprintf("%s %d", MethodTitle(m), n))
+		}
+	}
+	if len(other) > 0 {
+		s += " (" + strings.Join(other, ", ") + ")"
+	}
+	return s
 }
 
 // Rules are the rules (runner.Validate) of the flags Register defines

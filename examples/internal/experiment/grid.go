@@ -47,6 +47,16 @@ func (g *Grid) Max(group, series string) []float64 {
 // group: one value per distinct (online backbone, seed), since every
 // method of a seed starts from the same online weights.
 func (g *Grid) Initial(group string) []float64 {
+	return g.initial(group, func(r Result) float64 { return r.Initial })
+}
+
+// InitialBN is Initial with the BatchNorm statistics re-estimated
+// (Result.InitialBN), NaN where not measured.
+func (g *Grid) InitialBN(group string) []float64 {
+	return g.initial(group, func(r Result) float64 { return r.InitialBN })
+}
+
+func (g *Grid) initial(group string, v func(Result) float64) []float64 {
 	seen := map[string]bool{}
 	var out []float64
 	for _, s := range g.Series {
@@ -54,7 +64,7 @@ func (g *Grid) Initial(group string) []float64 {
 			k := r.Backbone + "/" + strconv.FormatUint(r.Seed, 10)
 			if !seen[k] {
 				seen[k] = true
-				out = append(out, r.Initial)
+				out = append(out, v(r))
 			}
 		}
 	}
@@ -86,7 +96,8 @@ func notes(rs []Result) string {
 // GroupTables writes one table per group in the shape of thesis Table
 // 5.4: a row per series with the max kNN top-1, mean ± std over seeds
 // (the best two bold), the final top-1 and the number of seeds, after a
-// "Random Initialization" row when random is set.
+// "Random Initialization" row when random is set, and a row of the
+// initialization with re-estimated BatchNorm statistics where measured.
 func (g *Grid) GroupTables(w io.Writer, seriesHeader string, random bool) {
 	for _, group := range g.Groups {
 		fmt.Fprintf(w, "**%s**\n\n", group)
@@ -94,6 +105,9 @@ func (g *Grid) GroupTables(w io.Writer, seriesHeader string, random bool) {
 		if random {
 			init := g.Initial(group)
 			t.Add("Random Initialization", report.MeanStd(init), "", "0", strconv.Itoa(len(report.Finite(init))))
+			if bn := report.Finite(g.InitialBN(group)); len(bn) > 0 {
+				t.Add("Random Initialization, BN statistics re-estimated", report.MeanStd(bn), "", "0", strconv.Itoa(len(bn)))
+			}
 		}
 		means := make([]float64, len(g.Series))
 		for i, s := range g.Series {

@@ -20,10 +20,11 @@ func (r Result) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
 		plain
 		Initial   *float64 `json:"initial_top1"`
+		InitialBN *float64 `json:"initial_top1_bn"`
 		Max       *float64 `json:"max_top1"`
 		Final     *float64 `json:"final_top1"`
 		FinalTop5 *float64 `json:"final_top5"`
-	}{plain(r), finiteOrNil(r.Initial), finiteOrNil(r.Max), finiteOrNil(r.Final), finiteOrNil(r.FinalTop5)})
+	}{plain(r), finiteOrNil(r.Initial), finiteOrNil(r.InitialBN), finiteOrNil(r.Max), finiteOrNil(r.Final), finiteOrNil(r.FinalTop5)})
 }
 
 // MarshalJSON writes r with null for the accuracies not measured (NaN).

@@ -50,14 +50,14 @@ func MethodsReport(w io.Writer, dir string, g *Grid, fig MethodsFigure, noPlots 
 }
 
 // MethodJobs returns the jobs of a method comparison: one run of
-// f.Epochs per online backbone (the group, by its title), method (the
+// f.EpochsFor(method) epochs per online backbone (the group, by its title), method (the
 // series) and seed.
 func (f *Flags) MethodJobs() []Job {
 	var t []Job
 	for _, bb := range f.Backbones {
 		for _, m := range f.Methods {
 			t = append(t, Job{Group: backbone.Title(bb), Series: MethodTitle(m),
-				Plan: []runner.StagePlan{{Method: m, Epochs: f.Epochs}}, Backbone: bb})
+				Plan: []runner.StagePlan{{Method: m, Epochs: f.EpochsFor(m)}}, Backbone: bb})
 		}
 	}
 	return f.Jobs(t)

@@ -35,6 +35,9 @@ type CPURecipe struct {
 	// Epochs of batches of Batch images; Warmup epochs of linear warmup
 	// before the cosine decay.
 	Epochs, Batch, Warmup int
+	// MethodEpochs are the epochs of the methods (by ssl name) whose
+	// budget differs from Epochs; EpochsFor reads them.
+	MethodEpochs map[string]int
 	// LR is the LARS base learning rate (times sqrt(Batch)).
 	LR float64
 	// HeadDim is Networks.HeadDim.
@@ -62,6 +65,15 @@ var FashionMNIST = CPURecipe{
 	Epochs: 30, Batch: 32, Warmup: 3,
 	LR:      0.075,
 	HeadDim: 512,
+}
+
+// EpochsFor returns the epochs of method: its MethodEpochs entry, or
+// Epochs.
+func (r CPURecipe) EpochsFor(method string) int {
+	if n, ok := r.MethodEpochs[method]; ok {
+		return n
+	}
+	return r.Epochs
 }
 
 // RecipeFor returns the CPU recipe of a dataset spec: FashionMNIST for
