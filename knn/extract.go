@@ -300,13 +300,13 @@ func (e *Extractor) UpdateBatchNorm(b backbone.Backbone, ds dataset.Dataset) (re
 
 // loader fills a program's input with normalized batches of a dataset.
 type loader struct {
-	e     *Extractor
-	p     *program
-	ds    dataset.Dataset
-	src0  augment.Image
-	in    []float32
-	per   int
-	bufs  []augment.Image
+	e    *Extractor
+	p    *program
+	ds   dataset.Dataset
+	src0 augment.Image
+	in   []float32
+	per  int
+	bufs []augment.Image
 }
 
 func (e *Extractor) newLoader(p *program, ds dataset.Dataset) *loader {

@@ -20,19 +20,19 @@ var ThesisSeeds = []uint64{7, 41, 923}
 // Flags are the command-line settings every experiment program shares.
 // Set the fields to the program's defaults, then Register them.
 type Flags struct {
-	Data      string   `json:"data"`
-	Train     int      `json:"train"` // training images (also the kNN bank); 0: all
-	Test      int      `json:"test"`  // kNN query images; 0: all
-	Epochs    int      `json:"epochs"`
+	Data   string `json:"data"`
+	Train  int    `json:"train"` // training images (also the kNN bank); 0: all
+	Test   int    `json:"test"`  // kNN query images; 0: all
+	Epochs int    `json:"epochs"`
 	// MethodEpochs are the epochs of the methods (by ssl name) whose
 	// single-stage runs differ from Epochs (the CPU recipe's
 	// runner.CPURecipe.MethodEpochs); EpochsFor reads them.
 	MethodEpochs map[string]int `json:"method_epochs,omitempty"`
-	Seeds     []uint64 `json:"seeds"`
-	Backbones []string `json:"backbones"`
-	Assistant string   `json:"assistant"`
-	Methods   []string `json:"methods"`
-	Batch     int      `json:"batch"`
+	Seeds        []uint64       `json:"seeds"`
+	Backbones    []string       `json:"backbones"`
+	Assistant    string         `json:"assistant"`
+	Methods      []string       `json:"methods"`
+	Batch        int            `json:"batch"`
 	// Accumulate splits each batch into micro-batches (gradient
 	// accumulation, the thesis' COCO runs); 0 or 1: none.
 	Accumulate int     `json:"accumulate,omitempty"`
