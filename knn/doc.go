@@ -54,6 +54,21 @@
 // updates are seen); Close releases it. Functions and methods never modify
 // the slices passed to them; returned slices belong to the caller.
 //
+// # BatchNorm statistics
+//
+// A network is measured with the running statistics it has. Those of a
+// random initialization (mean 0, variance 1) and of the first training
+// steps (momentum 0.1 keeps 0.9^t of the initial variance after t steps)
+// can be far from the data's; for EfficientNet's depthwise layers at small
+// inputs by orders of magnitude, enough to change the measurement by tens
+// of points. Extractor.UpdateBatchNorm re-estimates them from a dataset,
+// as PyTorch's torch.optim.swa_utils.update_bn (fvcore's PreciseBN) does:
+// statistics reset, the BatchNorm layers alone in Train mode over the
+// dataset, every batch weighing equally, and it returns the function that
+// puts the old ones back. Evaluator.UpdateBN measures that way on its bank
+// and restores the backbone's statistics afterwards, so a measurement in
+// the middle of training changes nothing.
+//
 // # Speed and memory
 //
 // The similarity matrix is never held whole. Each worker of
