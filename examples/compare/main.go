@@ -27,7 +27,8 @@
 // 5.4's backbones as stand-ins, EfficientNet-B0 at width ×0.25 and
 // ResNet-18 with the CIFAR stem at width 8 ("resnet18-cifar-w8"; the
 // assistant at width 16), 2,000 training and 1,000 test images, 30 epochs of
-// batch 32, LARS for every method, each method's own views; -recipe none
+// batch 32 (SimSiam 60, DiSiam+ 24; -epochs sets one length for all), LARS
+// for every method, each method's own views; -recipe none
 // keeps the defaults above, -recipe thesis the thesis' optimization and
 // heads. The thesis' setting on CIFAR-10 (24
 // runs of 800 epochs each, days on a GPU, far more on a CPU) is
@@ -39,7 +40,12 @@
 //
 // Outputs, in -out: runs.csv, curves.csv and runs.json (every run and
 // every kNN measurement), results.md (Table 5.4: per backbone, max kNN
-// top-1 mean ± std over seeds with the random-initialization row),
+// top-1 mean ± std over seeds with the random-initialization rows: the
+// initialization as it is, with running statistics mean 0 and variance 1,
+// as the thesis measures it, and with its BatchNorm statistics
+// re-estimated on the bank, which is what a trained network's running
+// statistics converge to; for an EfficientNet at small inputs the two
+// differ by tens of points, see examples/README.md),
 // max_top1.png (Figure 5.11: bars with 95% confidence error bars) and
 // curves_<backbone>.png (Figure 5.12: kNN top-1 over epochs with 95%
 // confidence bands). The PyTorch-weights rows of Table 5.4 come from
