@@ -54,10 +54,11 @@
 // stride-1 conv1, no max-pool, "resnet18-cifar-w8", 8 base channels)
 // online and at 16 base channels as the assistant ("resnet18-cifar-w16":
 // DiSiam needs an assistant wider than the online network to learn within
-// the budget), 2,000 training images and 1,000 queries,
-// 30 epochs of batch 32, LARS 0.075·sqrt(32) with 3 warmup epochs, heads
-// 512 wide, the method's own views (Fashion-MNIST's gray images repeated
-// to RGB: color jitter changes only brightness and contrast). Flags given
+// the budget), 2,000 training images and 1,000 queries, 30 epochs of
+// batch 32 (-method simsiam 60, disiam+ 24), LARS 0.075·sqrt(32) with 3
+// warmup epochs, heads 512 wide, the method's own views (Fashion-MNIST's
+// gray images repeated to RGB: color jitter changes only brightness and
+// contrast). Flags given
 // on the command line win; -recipe none keeps the defaults above on every
 // dataset, -recipe thesis trains with the thesis' SGD (-lr 0.06, no
 // warmup), the papers' 2048-unit heads and the method's views.
