@@ -50,6 +50,12 @@
 // curves_<backbone>.png (Figure 5.12: kNN top-1 over epochs with 95%
 // confidence bands). The PyTorch-weights rows of Table 5.4 come from
 // `go run ./examples/ablation -study pytorch-weights -weights FILE`.
+//
+// A grid too long for one sitting can be run in parts (-backbones,
+// -methods and -seeds restricting each, -out a folder per part) and
+// reported as one: -merge DIR,DIR,... reads the parts' runs.json, trains
+// nothing, and writes results.md, the plots and a merged runs.json into
+// -out.
 package main
 
 import (
@@ -58,11 +64,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/disiam/disiam/backbone"
 	"github.com/disiam/disiam/examples/internal/experiment"
 	"github.com/disiam/disiam/examples/internal/runner"
+	"github.com/disiam/disiam/report"
 )
 
 // defaults is the scaled-down comparison that runs in minutes on two cores.
@@ -73,25 +82,37 @@ func defaults() experiment.Flags {
 	return f
 }
 
-func parse(args []string, stderr io.Writer) (experiment.Flags, error) {
+// options are the command line: the experiment's flags and -merge.
+type options struct {
+	experiment.Flags
+	// Merge lists folders of earlier runs to report as one grid.
+	Merge string
+}
+
+func parse(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	f := defaults()
-	f.Register(fs)
-	if err := runner.Parse(fs, args, experiment.Rules); err != nil {
-		return f, err
+	o := options{Flags: defaults()}
+	o.Register(fs)
+	fs.StringVar(&o.Merge, "merge", "", "comma-separated output folders of earlier compare runs (their runs.json): train nothing, write their runs as one comparison (results.md, plots, runs.json) into -out")
+	if err := runner.Parse(fs, args, experiment.Rules, runner.Rules{"merge": runner.Any}); err != nil {
+		return o, err
 	}
-	if err := f.ApplyRecipe(fs, true); err != nil {
-		return f, err
+	if err := o.ApplyRecipe(fs, true); err != nil {
+		return o, err
 	}
-	return f, f.Check()
+	return o, o.Check()
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	f, err := parse(args, stderr)
+	o, err := parse(args, stderr)
 	if err != nil {
 		return err
 	}
+	if o.Merge != "" {
+		return merge(o, stdout)
+	}
+	f := o.Flags
 	data, err := experiment.OpenData(f.Data, f.Train, f.Test)
 	if err != nil {
 		return err
@@ -114,6 +135,47 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.Join(runErr, err)
 	}
 	return errors.Join(runErr, experiment.WriteResults(stdout, f.Out, b.String(), plots))
+}
+
+// merge reports the runs of the folders of -merge as one comparison.
+func merge(o options, stdout io.Writer) error {
+	var dirs []string
+	for _, d := range strings.Split(o.Merge, ",") {
+		if d = strings.TrimSpace(d); d != "" {
+			dirs = append(dirs, d)
+		}
+	}
+	results, spec, err := experiment.ReadRuns(dirs...)
+	if err != nil {
+		return fmt.Errorf("-merge: %w", err)
+	}
+	if err := os.MkdirAll(o.Out, 0o755); err != nil {
+		return err
+	}
+	chance := 0.0
+	if data, err := experiment.OpenData(spec, 1, 1); err == nil {
+		chance = experiment.Chance(data.Query.Classes())
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Method comparison (thesis Section 5.2, Table 5.4)\n\n")
+	fmt.Fprintf(&b, "%d runs merged from %s (each folder's results.md states its settings), data `%s`.\n\n", len(results), "`"+strings.Join(dirs, "`, `")+"`", spec)
+	plots, err := experiment.MethodsReport(&b, o.Out, experiment.NewGrid(results),
+		experiment.MethodsFigure{Title: "Max kNN top-1, " + spec, Chance: chance}, o.NoPlots)
+	if err != nil {
+		return err
+	}
+	if err := report.WriteJSON(filepath.Join(o.Out, "runs.json"), struct {
+		Merged  []string            `json:"merged"`
+		Results []experiment.Result `json:"results"`
+	}{dirs, results}); err != nil {
+		return err
+	}
+	md := filepath.Join(o.Out, "results.md")
+	if err := os.WriteFile(md, []byte(b.String()), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s\nwrote %s, runs.json and %d plots in %s\n", b.String(), md, len(plots), o.Out)
+	return nil
 }
 
 func headText(d int) string {

@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -35,6 +37,47 @@ func TestRun(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "[8/8]") {
 		t.Errorf("no progress line for the last run:\n%s", out.String())
+	}
+
+	// A third seed of one cell run apart, then both folders merged.
+	dir2, merged := t.TempDir(), t.TempDir()
+	more := append(append([]string{"-out", dir2, "-backbones", "resnet18-w4", "-methods", "simclr"}, tiny...), "-seeds", "923")
+	if err := run(context.Background(), more, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"-merge", dir + "," + dir2, "-out", merged}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := experiment.ReadRuns(merged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 9 {
+		t.Fatalf("merged %d runs, want 9", len(got))
+	}
+	for i, r := range results {
+		if g := got[i]; g.Max != r.Max || g.Seed != r.Seed || fmt.Sprint(g.Curve) != fmt.Sprint(r.Curve) || g.Initial != r.Initial {
+			t.Errorf("run %d read back as %+v, was %+v", i, g, r)
+		}
+	}
+	md := out.String()
+	for _, f := range []string{"max_top1.png", "curves_ResNet-18_width_4.png", "results.md"} {
+		if _, err := os.Stat(filepath.Join(merged, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	for _, w := range []string{"9 runs merged from", "**ResNet-18 (width 4)**", "| Random Initialization |", "3 plots"} {
+		if !strings.Contains(md, w) {
+			t.Errorf("merged report lacks %q:\n%s", w, md)
+		}
+	}
+	// SimCLR on ResNet-18 now has three seeds, DiSiam two.
+	if !strings.Contains(md, " | 3 |") || !strings.Contains(md, " | 2 |") {
+		t.Errorf("merged report's seed counts:\n%s", md)
+	}
+	if err := run(context.Background(), []string{"-merge", t.TempDir(), "-out", merged}, io.Discard, io.Discard); err == nil {
+		t.Error("-merge of a folder without runs.json: no error")
 	}
 }
 
