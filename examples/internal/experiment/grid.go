@@ -56,15 +56,22 @@ func (g *Grid) InitialBN(group string) []float64 {
 	return g.initial(group, func(r Result) float64 { return r.InitialBN })
 }
 
+// initial returns v of one run per (online backbone, seed) of a group,
+// the first run with a finite v (runs merged from several sweeps may
+// lack a measurement), NaN where none has one.
 func (g *Grid) initial(group string, v func(Result) float64) []float64 {
-	seen := map[string]bool{}
+	at := map[string]int{}
 	var out []float64
 	for _, s := range g.Series {
 		for _, r := range g.Cell(group, s) {
 			k := r.Backbone + "/" + strconv.FormatUint(r.Seed, 10)
-			if !seen[k] {
-				seen[k] = true
-				out = append(out, v(r))
+			i, ok := at[k]
+			if !ok {
+				at[k], i = len(out), len(out)
+				out = append(out, math.NaN())
+			}
+			if x := v(r); math.IsNaN(out[i]) && !math.IsNaN(x) {
+				out[i] = x
 			}
 		}
 	}
