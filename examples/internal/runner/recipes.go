@@ -47,28 +47,27 @@ type CPURecipe struct {
 }
 
 // FashionMNIST is the CPU recipe of Fashion-MNIST (28×28 grayscale,
-// presented as RGB): ResNet-18 with the CIFAR stem (3x3 stride-1 conv1,
-// no max-pool) at 8 base channels online, the same at 16 base channels as
+// presented as RGB): ResNet-18 with the CIFAR stem (3x3 stride-1 conv1, no
+// max-pool) at 8 base channels online, the same at 16 base channels as
 // DiSiam's and DiSiam+'s assistant, EfficientNet-B0 at width ×0.25 as the
 // comparisons' second backbone. The assistant is wider than the online
 // network, as in the thesis (ResNet-34 for EfficientNet-B0, Section
-// 5.3.5): with an assistant as narrow as the online network, DiSiam
-// (seed 7) ended 8.5 points and DiSiam+ 2.6 points below the random
-// initialization after 30 epochs; with the width-16 assistant they end
-// 5.7 and 8.6 points above it (best 6.5 and 9.7). The ImageNet stem
-// reduces a 28×28 image to 7×7 before layer1 and 1×1 at layer4, and the
-// methods gain little with it (the quickstart's defaults on Fashion-MNIST:
-// DiSiam 56.3% -> 58.0%); the CIFAR stem keeps 28×28 in layer1 and 4×4 at
-// layer4. Every method trains 30 epochs except SimSiam, 60 (at 30 its
-// gain depended on the seed: seed 41 ended 2.9 points below its
-// initialization after a slow start, without collapse; SimSiam is the
-// cheapest method and 60 epochs take about 11 minutes alone on two
-// cores), and DiSiam+, 24 (four views through two networks, 47 s an
-// epoch: about 19 minutes, leaving room on slower machines). Over seeds
-// 7, 41 and 923 each method then gains 6.5 to 14.5 points of kNN top-1
-// over its random initialization on every seed. The measurements behind
-// the settings are in examples/README.md, section "Real images at CPU
-// scale".
+// 5.3.5): with an assistant as narrow as the online network, DiSiam (seed
+// 7) ended 8.5 points and DiSiam+ 2.6 points below the random
+// initialization after 30 epochs; with the width-16 assistant they gain
+// (below). The ImageNet stem reduces a 28×28 image to 7×7 before layer1
+// and 1×1 at layer4, and the methods gain little with it (the quickstart's
+// defaults on Fashion-MNIST: DiSiam 56.3% -> 58.0%); the CIFAR stem keeps
+// 28×28 in layer1 and 4×4 at layer4. Every method trains 30 epochs except
+// SimSiam, 60 (at 30 its gain depended on the seed: seed 41 ended 2.9
+// points below its initialization after a slow start, without collapse;
+// SimSiam is the cheapest method and 60 epochs take about 11 minutes alone
+// on two cores), and DiSiam+, 24 (four views through two networks, 47 s an
+// epoch: about 19 minutes, leaving room on slower machines). Over seeds 7,
+// 41 and 923 each method then gains over its random initialization on
+// every seed, 3.6 to 14.5 points of kNN top-1 (means 6.6 to 11.9). The
+// measurements behind the settings are in examples/README.md, section
+// "Real images at CPU scale".
 var FashionMNIST = CPURecipe{
 	Backbone: "resnet18-cifar-w8", Assistant: "resnet18-cifar-w16", EfficientNet: "efficientnet_b0-x0.25",
 	Train: 2000, Test: 1000,
