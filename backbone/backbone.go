@@ -36,6 +36,13 @@ type Classifier interface {
 	Classify(features *G.Node) *G.Node
 }
 
+// BatchNormer is a backbone with BatchNorm layers (ResNet, EfficientNet):
+// BatchNorms lists them in state_dict order, e.g. to re-estimate their
+// running statistics (knn.Extractor.UpdateBatchNorm) or to freeze them.
+type BatchNormer interface {
+	BatchNorms() []*nn.BatchNorm
+}
+
 // Pyramid is a Backbone that offers multi-scale feature maps, which a
 // detector's feature pyramid network consumes (every ResNet and
 // EfficientNet of this package).

@@ -183,7 +183,7 @@ func adoptBackbone(b nn.Module, prefix string, frozenBN bool, frozenStages int) 
 	train := trainablePrefixes(isEff, frozenStages)
 	nbt := map[*nn.Param]bool{}
 	if frozenBN {
-		bns, ok := b.(interface{ BatchNorms() []*nn.BatchNorm })
+		bns, ok := b.(backbone.BatchNormer)
 		if !ok {
 			return nil, nil, fmt.Errorf("Config.FrozenBN needs a backbone with BatchNorms(), not %T", b)
 		}

@@ -198,12 +198,6 @@ func (e *Extractor) Extract(b backbone.Backbone, ds dataset.Dataset) (features [
 	return features, p.dim, nil
 }
 
-// BatchNormer is a backbone with BatchNorm layers (backbone.ResNet,
-// backbone.EfficientNet).
-type BatchNormer interface {
-	BatchNorms() []*nn.BatchNorm
-}
-
 // UpdateBatchNorm re-estimates the running statistics of every BatchNorm
 // layer of b from the images of ds, as torch.optim.swa_utils.update_bn
 // (and fvcore's PreciseBN) do: it resets them (mean 0, variance 1,
@@ -227,9 +221,9 @@ type BatchNormer interface {
 // evaluation of such a network completely (examples/README.md, "Real
 // images at CPU scale").
 func (e *Extractor) UpdateBatchNorm(b backbone.Backbone, ds dataset.Dataset) (restore func(), err error) {
-	bn, ok := b.(BatchNormer)
+	bn, ok := b.(backbone.BatchNormer)
 	if !ok {
-		return nil, fmt.Errorf("knn: %s has no BatchNorm layers to update (knn.BatchNormer)", b.Name())
+		return nil, fmt.Errorf("knn: %s has no BatchNorm layers to update (backbone.BatchNormer)", b.Name())
 	}
 	n := ds.Len()
 	if n == 0 {

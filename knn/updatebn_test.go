@@ -10,7 +10,7 @@ import (
 )
 
 // bnState is every BatchNorm's running mean and variance, in order.
-func bnState(b BatchNormer) [][]float32 {
+func bnState(b backbone.BatchNormer) [][]float32 {
 	var out [][]float32
 	for _, l := range b.BatchNorms() {
 		out = append(out, slices.Clone(l.RunningMean.Data()), slices.Clone(l.RunningVar.Data()))
@@ -38,7 +38,7 @@ func TestUpdateBatchNorm(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			bn := b.(BatchNormer)
+			bn := b.(backbone.BatchNormer)
 			ds := ruleImages("x", 20, 3, 16, 16, 2)
 			e := &Extractor{BatchSize: 8}
 			defer e.Close()
@@ -138,7 +138,7 @@ func TestEvaluatorUpdateBN(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bn := b.(BatchNormer)
+	bn := b.(backbone.BatchNormer)
 	before := bnState(bn)
 	train, test := ruleImages("bank", 40, 3, 16, 16, 4), ruleImages("query", 40, 3, 16, 16, 4)
 	e := &Evaluator{Train: train, Test: test, K: 5, BatchSize: 8}

@@ -313,8 +313,7 @@ func (s *Sweep) run(ctx context.Context, j Job) (Result, error) {
 			st.Views = runner.ShapeViews(st.Method.Views(), size, s.Data.Norm)
 		}
 	}
-	ev := &multiEval{main: s.evaluator(s.EvalSize), initBN: s.evaluator(s.EvalSize), firstBN: math.NaN()}
-	ev.initBN.UpdateBN = true
+	ev := &multiEval{main: s.evaluator(s.EvalSize), firstBN: math.NaN()}
 	for _, size := range s.AlsoSizes {
 		ev.also = append(ev.also, s.evaluator(size))
 	}
@@ -375,13 +374,12 @@ func (s *Sweep) evaluator(size int) *knn.Evaluator {
 
 // multiEval is an eval.Evaluator measuring with main and, on the side,
 // with every evaluator of also (got[i] in the order of the calls); the
-// first call also measures with initBN (re-estimated BatchNorm
-// statistics) into firstBN.
+// first call also measures with main after re-estimating the BatchNorm
+// statistics (knn.Evaluator.UpdateBN) into firstBN.
 type multiEval struct {
 	main    *knn.Evaluator
 	also    []*knn.Evaluator
 	got     [][]knn.Result
-	initBN  *knn.Evaluator
 	firstBN float64
 	calls   int
 }
@@ -391,9 +389,11 @@ func (m *multiEval) Evaluate(ctx context.Context, b backbone.Backbone) (eval.Met
 	if err != nil {
 		return r, err
 	}
-	if m.calls++; m.calls == 1 && m.initBN != nil {
-		if _, ok := b.(knn.BatchNormer); ok {
-			x, err := m.initBN.Measure(ctx, b)
+	if m.calls++; m.calls == 1 {
+		if _, ok := b.(backbone.BatchNormer); ok {
+			m.main.UpdateBN = true
+			x, err := m.main.Measure(ctx, b)
+			m.main.UpdateBN = false
 			if err != nil {
 				return r, fmt.Errorf("with re-estimated BatchNorm statistics: %w", err)
 			}
@@ -412,9 +412,6 @@ func (m *multiEval) Evaluate(ctx context.Context, b backbone.Backbone) (eval.Met
 
 func (m *multiEval) Close() error {
 	err := m.main.Close()
-	if m.initBN != nil {
-		err = errors.Join(err, m.initBN.Close())
-	}
 	for _, e := range m.also {
 		err = errors.Join(err, e.Close())
 	}
